@@ -1,0 +1,48 @@
+/*
+ * weir/buf.h - growable byte buffer used by encoders (JSON rows, envelopes, batches).
+ *
+ * Invariant: data[len] == '\0' whenever cap > 0, so the content can be used as a C string
+ * when it holds text. Growth is geometric; a buffer is reused across records by
+ * weir_buf_reset(), so steady-state hot paths do not allocate.
+ */
+#ifndef WEIR_BUF_H
+#define WEIR_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A growable buffer. Zero-initialise ({0}) before first use; owns `data`. Not thread-safe. */
+typedef struct weir_buf {
+    char *data;  /**< heap memory owned by the buffer; NULL until first append */
+    size_t len;  /**< bytes used (bytes) */
+    size_t cap;  /**< bytes allocated, excluding the terminating NUL slot */
+    int oom;     /**< set to 1 when an allocation failed; later appends are no-ops */
+} weir_buf;
+
+/** Ensures room for @p extra more bytes. Returns 0, or -1 on allocation failure (sets oom). */
+int weir_buf_reserve(weir_buf *b, size_t extra);
+/** Appends @p n bytes. Returns 0 or -1 (oom). */
+int weir_buf_append(weir_buf *b, const void *p, size_t n);
+/** Appends a NUL-terminated string. Returns 0 or -1. */
+int weir_buf_puts(weir_buf *b, const char *s);
+/** Appends one byte. Returns 0 or -1. */
+int weir_buf_putc(weir_buf *b, char c);
+/** Appends printf-formatted text. Returns 0 or -1. */
+int weir_buf_printf(weir_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends the decimal text of a signed 64-bit integer. */
+int weir_buf_put_i64(weir_buf *b, int64_t v);
+/** Appends the decimal text of an unsigned 64-bit integer. */
+int weir_buf_put_u64(weir_buf *b, uint64_t v);
+/** Sets len to 0 (keeps memory). */
+void weir_buf_reset(weir_buf *b);
+/** Frees memory and zeroes the struct. */
+void weir_buf_free(weir_buf *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
