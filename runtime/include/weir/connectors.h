@@ -108,7 +108,7 @@ void weir_embedded_kafka_stop(weir_embedded_kafka *k);
 /**
  * JSON-lines file source configuration (udata of weir_file_source_def). Each file is one split;
  * splits go round-robin to subtasks. Emits one record per line (without the line terminator;
- * "\r\n" also accepted; empty lines included as empty values). origin = {origin_topic (or the
+ * "\r\n" also accepted; empty lines included as empty values; lines of any length). origin = {origin_topic (or the
  * path when empty), partition 0, offset = 0-based line number, record_ts = -1}.
  * Bounded: poll() reports END after the last line. A missing/unreadable file fails open().
  */
@@ -116,7 +116,6 @@ typedef struct weir_file_source_conf {
     const char **paths;              /**< borrowed */
     size_t n_paths;
     char origin_topic[256];
-    size_t max_line_bytes;           /**< 0 → 64 MiB; longer lines are emitted truncated? no: fail */
 } weir_file_source_conf;
 
 /** The JSON-lines file source operator. */
