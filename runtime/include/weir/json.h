@@ -107,13 +107,13 @@ typedef struct weir_json_iter {
 /** Starts an iteration over @p v (array or object; anything else yields nothing). */
 weir_json_iter weir_json_iter_begin(weir_json v);
 /**
- * Advances: returns 1 and sets *value (and, for objects, *key/*key_len, which may be NULL for
+ * Advances: returns 1 and sets *value (and, for objects, *key and *key_len, which may be NULL for
  * arrays) or returns 0 at the end.
  */
 int weir_json_next(weir_json_iter *it, const char **key, size_t *key_len, weir_json *value);
 
 /** String contents (decoded, not NUL-terminated in general; may contain NUL) of a STRING.
- *  Returns 0 and sets *s/*len, or -1 if @p v is not a string. */
+ *  Returns 0 and sets *s and *len, or -1 if @p v is not a string. */
 int weir_json_string(weir_json v, const char **s, size_t *len);
 /** Boolean value; 0 for non-booleans. */
 int weir_json_bool(weir_json v);

@@ -80,7 +80,7 @@ weir_err weir_state_set_current_key(weir_state_backend *be, const void *key, siz
                                     int32_t key_group);
 
 /* ---- value state (current key) ---- */
-/** Gets the value: WEIR_OK and *val/*len set, or WEIR_ENOTFOUND (absent or expired). */
+/** Gets the value: WEIR_OK with *val and *len set, or WEIR_ENOTFOUND (absent or expired). */
 weir_err weir_value_get(weir_state *s, const void **val, size_t *len);
 /** Sets the value (refreshes the TTL timestamp). */
 weir_err weir_value_put(weir_state *s, const void *val, size_t len);

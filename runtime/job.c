@@ -1,0 +1,773 @@
+/*
+ * job.c - executing a job graph in this process (see weir/job.h).
+ *
+ * Execution graph: every vertex v gets parallelism(v) operator instances (struct weir_ctx).
+ * A vertex whose only input is a FORWARD edge from a vertex of equal parallelism is *chained*:
+ * its instances run on the task thread of their upstream instance and receive records by direct
+ * call. Every other vertex instance heads a task: one thread with an input gate (channel.h)
+ * fed by one channel per (producer subtask, this subtask) pair of each input edge.
+ *
+ * Outputs: each instance has, per output tag (main = NULL, or a side-output tag), a list of
+ * chained targets and a list of edge writers. A writer keeps one pending batch per downstream
+ * subtask and pushes it when full, when the task has no more queued input (latency), and before
+ * watermarks, barriers and end-of-input (order). HASH writers compute the Flink key group of
+ * rec->key and route to key_group * p / maxP.
+ *
+ * Lifecycle: weir_job_start() opens every instance on the caller's thread (so configuration and
+ * connection errors surface synchronously), then starts one thread per task. A source task polls
+ * until END; a non-source task consumes until every input channel delivered END. Then the chain
+ * runs end_input() head first, writers flush, END goes downstream. Any error sets the job's
+ * first error, raises the cancel flag and wakes every blocked thread.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "graph_internal.h"
+#include "weir/job.h"
+#include "weir/keygroup.h"
+#include "weir/log.h"
+
+typedef struct writer {
+    weir_partitioning part;
+    wchannel **targets;
+    weir_batch **pending;
+    int nt, rr;
+    int32_t down_max_par;
+} writer;
+
+typedef struct output {
+    char *tag; /* NULL = main */
+    struct weir_ctx **chained;
+    int nchained;
+    writer **writers;
+    int nwriters;
+} output;
+
+struct task;
+
+struct weir_ctx {
+    struct weir_job *job;
+    struct task *task;
+    const wg_vertex *v;
+    int vid;
+    int32_t subtask, parallelism, max_par;
+    weir_kg_range kgr;
+    void *local;
+    weir_state_backend *backend;
+    int keyed, opened;
+    output *outs;
+    int nouts;
+    char where[160];
+    char fail_msg[512];
+};
+
+typedef struct task {
+    struct weir_job *job;
+    struct weir_ctx **ops; /* chain members, parents before children; ops[0] is the head */
+    int nops, capops;
+    wgate *gate;           /* NULL for sources */
+    pthread_t th;
+    int started;
+    int64_t wm_in;         /* min input watermark forwarded so far */
+} task;
+
+struct weir_job {
+    const weir_graph *g;
+    weir_job_options opt;
+    weir_metrics *metrics;
+    atomic_int cancelled;
+    pthread_mutex_t err_mu;
+    weir_error err;
+    struct weir_ctx **inst; /* [vertex] → array of parallelism instances */
+    task **tasks;
+    int ntasks;
+    writer **writers;
+    int nwriters;
+    char state_dir[1024];
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static int64_t wall_clock_ms(void *ud) {
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void job_fail(struct weir_job *j, weir_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void job_fail(struct weir_job *j, weir_err code, const char *fmt, ...) {
+    pthread_mutex_lock(&j->err_mu);
+    if (j->err.code == WEIR_OK && code != WEIR_ECANCELLED) {
+        va_list ap;
+        va_start(ap, fmt);
+        weir_error_vset(&j->err, code, 0, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&j->err_mu);
+    weir_job_cancel(j);
+}
+
+static void ctx_failed(struct weir_ctx *c, weir_err rc, const char *what) {
+    if (rc == WEIR_ECANCELLED && atomic_load(&c->job->cancelled)) return;
+    job_fail(c->job, rc, "%s: %s failed: %s", c->where, what,
+             c->fail_msg[0] ? c->fail_msg : weir_err_name(rc));
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ ctx accessors */
+
+void *weir_ctx_udata(const weir_ctx *c) { return c->v->udata; }
+void *weir_ctx_local(const weir_ctx *c) { return c->local; }
+void weir_ctx_set_local(weir_ctx *c, void *l) { c->local = l; }
+int32_t weir_ctx_subtask(const weir_ctx *c) { return c->subtask; }
+int32_t weir_ctx_parallelism(const weir_ctx *c) { return c->parallelism; }
+int32_t weir_ctx_max_parallelism(const weir_ctx *c) { return c->max_par; }
+weir_kg_range weir_ctx_key_groups(const weir_ctx *c) { return c->kgr; }
+const char *weir_ctx_uid(const weir_ctx *c) { return c->v->uid; }
+const char *weir_ctx_name(const weir_ctx *c) { return c->v->name; }
+const char *weir_ctx_where(const weir_ctx *c) { return c->where; }
+const weir_config *weir_ctx_config(const weir_ctx *c) { return c->job->opt.config; }
+weir_metrics *weir_ctx_metrics(const weir_ctx *c) { return c->job->metrics; }
+int64_t weir_ctx_now_ms(const weir_ctx *c) { return c->job->opt.clock(c->job->opt.clock_ud); }
+weir_state_backend *weir_ctx_state_backend(weir_ctx *c) { return c->backend; }
+int weir_ctx_cancelled(const weir_ctx *c) { return atomic_load(&c->job->cancelled); }
+
+weir_err weir_ctx_fail(weir_ctx *c, weir_err code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fail_msg, sizeof c->fail_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* ------------------------------------------------------------------ writers */
+
+static weir_err writer_push(writer *w, int t) {
+    weir_batch *b = w->pending[t];
+    if (!b || weir_batch_count(b) == 0) return WEIR_OK;
+    wch_item it = {.kind = WCH_BATCH, .batch = b};
+    w->pending[t] = NULL;
+    weir_err rc = wch_push(w->targets[t], &it);
+    if (rc) weir_batch_free(b);
+    return rc;
+}
+
+static weir_err writer_flush(writer *w) {
+    for (int t = 0; t < w->nt; t++) {
+        weir_err rc = writer_push(w, t);
+        if (rc) return rc;
+    }
+    return WEIR_OK;
+}
+
+static weir_err writer_add(struct weir_job *j, writer *w, int t, const weir_record *rec) {
+    if (!w->pending[t]) {
+        w->pending[t] = wch_take_batch(w->targets[t], j->opt.batch_records);
+        if (!w->pending[t]) return WEIR_ENOMEM;
+    }
+    if (weir_batch_add(w->pending[t], rec)) return WEIR_ENOMEM;
+    if (weir_batch_count(w->pending[t]) >= j->opt.batch_records ||
+        weir_batch_bytes(w->pending[t]) >= 1024 * 1024)
+        return writer_push(w, t);
+    return WEIR_OK;
+}
+
+static weir_err writer_write(struct weir_job *j, writer *w, const weir_record *rec) {
+    switch (w->part) {
+    case WEIR_PART_FORWARD:
+        return writer_add(j, w, 0, rec);
+    case WEIR_PART_REBALANCE: {
+        int t = w->rr;
+        w->rr = (w->rr + 1) % w->nt;
+        return writer_add(j, w, t, rec);
+    }
+    case WEIR_PART_HASH: {
+        if (!rec->key) return WEIR_EINVAL;
+        weir_record r = *rec;
+        r.key_group = weir_key_group_of(rec->key, rec->key_len, w->down_max_par);
+        int t = weir_subtask_for_key_group(r.key_group, w->nt, w->down_max_par);
+        return writer_add(j, w, t, &r);
+    }
+    case WEIR_PART_BROADCAST:
+        for (int t = 0; t < w->nt; t++) {
+            weir_err rc = writer_add(j, w, t, rec);
+            if (rc) return rc;
+        }
+        return WEIR_OK;
+    }
+    return WEIR_EINVAL;
+}
+
+static weir_err writer_broadcast_item(writer *w, const wch_item *it) {
+    weir_err rc = writer_flush(w);
+    for (int t = 0; !rc && t < w->nt; t++) rc = wch_push(w->targets[t], it);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- emitting */
+
+static weir_err deliver(weir_ctx *c, const weir_record *rec) {
+    weir_err rc;
+    if (c->keyed && rec->key) {
+        rc = weir_state_set_current_key(c->backend, rec->key, rec->key_len, rec->key_group);
+        if (rc) return rc;
+    }
+    if (c->v->def->process) rc = c->v->def->process(c, rec);
+    else if (c->v->def->process_batch) rc = c->v->def->process_batch(c, rec, 1);
+    else rc = WEIR_OK;
+    if (rc && rc != WEIR_ECANCELLED && !c->fail_msg[0])
+        snprintf(c->fail_msg, sizeof c->fail_msg, "%s", weir_err_name(rc));
+    return rc;
+}
+
+static output *find_output(weir_ctx *c, const char *tag) {
+    for (int i = 0; i < c->nouts; i++) {
+        const char *t = c->outs[i].tag;
+        if ((!t && !tag) || (t && tag && strcmp(t, tag) == 0)) return &c->outs[i];
+    }
+    return NULL;
+}
+
+static weir_err emit_to(weir_ctx *c, output *o, const weir_record *rec) {
+    for (int i = 0; i < o->nchained; i++) {
+        weir_err rc = deliver(o->chained[i], rec);
+        if (rc) {
+            if (rc != WEIR_ECANCELLED) ctx_failed(o->chained[i], rc, "process");
+            return WEIR_ECANCELLED;
+        }
+    }
+    for (int i = 0; i < o->nwriters; i++) {
+        weir_err rc = writer_write(c->job, o->writers[i], rec);
+        if (rc == WEIR_EINVAL)
+            return weir_ctx_fail(c, rc, "record without key on a hash edge");
+        if (rc) return rc;
+    }
+    return WEIR_OK;
+}
+
+weir_err weir_emit(weir_ctx *c, const weir_record *rec) {
+    output *o = find_output(c, NULL);
+    if (!o) return WEIR_OK; /* a sink's main output: nothing downstream by design */
+    return emit_to(c, o, rec);
+}
+
+weir_err weir_emit_side(weir_ctx *c, const char *tag, const weir_record *rec) {
+    output *o = find_output(c, tag);
+    if (!o) return weir_ctx_fail(c, WEIR_EINVAL, "side output '%s' is not connected", tag);
+    return emit_to(c, o, rec);
+}
+
+static weir_err forward_element(weir_ctx *c, const wch_item *it);
+
+static weir_err element_to_outputs(weir_ctx *c, const wch_item *it) {
+    for (int i = 0; i < c->nouts; i++) {
+        output *o = &c->outs[i];
+        for (int k = 0; k < o->nchained; k++) {
+            weir_err rc = forward_element(o->chained[k], it);
+            if (rc) return rc;
+        }
+        for (int k = 0; k < o->nwriters; k++) {
+            weir_err rc = writer_broadcast_item(o->writers[k], it);
+            if (rc) return rc;
+        }
+    }
+    return WEIR_OK;
+}
+
+/* Delivers a watermark to operator @p c (its callback) and everything downstream. */
+static weir_err forward_element(weir_ctx *c, const wch_item *it) {
+    if (it->kind == WCH_WATERMARK && c->v->def->on_watermark) {
+        weir_err rc = c->v->def->on_watermark(c, it->watermark_ms);
+        if (rc) return rc;
+    }
+    return element_to_outputs(c, it);
+}
+
+weir_err weir_emit_watermark(weir_ctx *c, int64_t wm) {
+    wch_item it = {.kind = WCH_WATERMARK, .watermark_ms = wm};
+    return element_to_outputs(c, &it);
+}
+
+/* ------------------------------------------------------------------- tasks */
+
+static weir_err task_flush(task *t) {
+    for (int i = 0; i < t->nops; i++) {
+        weir_ctx *c = t->ops[i];
+        for (int o = 0; o < c->nouts; o++)
+            for (int w = 0; w < c->outs[o].nwriters; w++) {
+                weir_err rc = writer_flush(c->outs[o].writers[w]);
+                if (rc) return rc;
+            }
+    }
+    return WEIR_OK;
+}
+
+/* End of input: end_input() head first, then flush, then END on every outgoing channel. */
+static void task_finish(task *t) {
+    for (int i = 0; i < t->nops; i++) {
+        weir_ctx *c = t->ops[i];
+        if (c->v->def->end_input) {
+            weir_err rc = c->v->def->end_input(c);
+            if (rc) {
+                ctx_failed(c, rc, "end_input");
+                return;
+            }
+        }
+    }
+    wch_item end = {.kind = WCH_END};
+    for (int i = 0; i < t->nops; i++) {
+        weir_ctx *c = t->ops[i];
+        for (int o = 0; o < c->nouts; o++)
+            for (int w = 0; w < c->outs[o].nwriters; w++)
+                if (writer_broadcast_item(c->outs[o].writers[w], &end)) return;
+    }
+}
+
+static void run_source(task *t) {
+    weir_ctx *c = t->ops[0];
+    size_t max = t->job->opt.batch_records;
+    while (!atomic_load(&t->job->cancelled)) {
+        weir_poll_status st = WEIR_POLL_MORE;
+        weir_err rc = c->v->def->poll(c, max, &st);
+        if (rc) {
+            ctx_failed(c, rc, "poll");
+            return;
+        }
+        if (st == WEIR_POLL_END) {
+            task_finish(t);
+            return;
+        }
+        if (st == WEIR_POLL_IDLE && task_flush(t)) return;
+    }
+}
+
+static weir_err run_batch(task *t, const weir_batch *b) {
+    weir_ctx *c = t->ops[0];
+    const weir_record *recs = weir_batch_records(b);
+    size_t n = weir_batch_count(b);
+    if (c->v->def->process_batch) {
+        weir_err rc = c->v->def->process_batch(c, recs, n);
+        if (rc) ctx_failed(c, rc, "process_batch");
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        weir_err rc = deliver(c, &recs[i]);
+        if (rc) {
+            ctx_failed(c, rc, "process");
+            return rc;
+        }
+    }
+    return WEIR_OK;
+}
+
+static void run_consumer(task *t) {
+    wgate *g = t->gate;
+    for (;;) {
+        wch_item it;
+        wchannel *from;
+        int more = 0;
+        int r = wgate_pop(g, &it, &from, &more);
+        if (r < 0) return;
+        if (r == 0) {
+            task_finish(t);
+            return;
+        }
+        weir_err rc = WEIR_OK;
+        switch (it.kind) {
+        case WCH_BATCH:
+            rc = run_batch(t, it.batch);
+            wgate_recycle(from, it.batch);
+            break;
+        case WCH_WATERMARK: {
+            from->watermark_ms = it.watermark_ms;
+            int64_t min = INT64_MAX;
+            for (int i = 0; i < g->nch; i++)
+                if (!g->ch[i]->ended && g->ch[i]->watermark_ms < min) min = g->ch[i]->watermark_ms;
+            if (min != INT64_MAX && min > t->wm_in) {
+                t->wm_in = min;
+                wch_item w = {.kind = WCH_WATERMARK, .watermark_ms = min};
+                rc = forward_element(t->ops[0], &w);
+                if (rc) ctx_failed(t->ops[0], rc, "on_watermark");
+            }
+            break;
+        }
+        case WCH_BARRIER:
+        case WCH_END:
+            break;
+        }
+        if (rc) return;
+        if (!more && task_flush(t)) return;
+    }
+}
+
+static void *task_main(void *arg) {
+    task *t = arg;
+    if (t->gate) run_consumer(t);
+    else run_source(t);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- building */
+
+static int is_chained(const weir_graph *g, const weir_job_options *o, int v, int *edge) {
+    int in = -1, nin = 0;
+    for (int i = 0; i < g->ne; i++)
+        if (g->e[i].to == v) {
+            in = i;
+            nin++;
+        }
+    if (nin != 1 || o->disable_chaining) return 0;
+    const wg_edge *e = &g->e[in];
+    if (e->part != WEIR_PART_FORWARD) return 0;
+    if (g->v[e->from].parallelism != g->v[v].parallelism) return 0;
+    *edge = in;
+    return 1;
+}
+
+static int task_add_op(task *t, weir_ctx *c) {
+    if (t->nops == t->capops) {
+        int nc = t->capops ? t->capops * 2 : 4;
+        weir_ctx **n = realloc(t->ops, (size_t)nc * sizeof *n);
+        if (!n) return -1;
+        t->ops = n;
+        t->capops = nc;
+    }
+    t->ops[t->nops++] = c;
+    c->task = t;
+    return 0;
+}
+
+static output *get_output(weir_ctx *c, const char *tag) {
+    output *o = find_output(c, tag);
+    if (o) return o;
+    output *no = realloc(c->outs, (size_t)(c->nouts + 1) * sizeof *no);
+    if (!no) return NULL;
+    c->outs = no;
+    o = &c->outs[c->nouts];
+    memset(o, 0, sizeof *o);
+    if (tag && !(o->tag = strdup(tag))) return NULL;
+    c->nouts++;
+    return o;
+}
+
+static int32_t vertex_max_par(const wg_vertex *v) {
+    return v->max_parallelism ? v->max_parallelism : weir_default_max_parallelism(v->parallelism);
+}
+
+static weir_err open_backend(struct weir_job *j, weir_ctx *c, weir_error *err) {
+    weir_backend_options bo = {0};
+    bo.key_groups = c->kgr;
+    bo.max_parallelism = c->max_par;
+    bo.clock = j->opt.clock;
+    bo.clock_ud = j->opt.clock_ud;
+    bo.block_cache_bytes = j->opt.rocksdb_block_cache_bytes;
+    bo.write_buffer_bytes = j->opt.rocksdb_write_buffer_bytes;
+    const char *kind = j->opt.state_backend ? j->opt.state_backend : "heap";
+    if (strcmp(kind, "heap") == 0) {
+        c->backend = weir_state_backend_heap_new(&bo, err);
+    } else if (strcmp(kind, "rocksdb") == 0) {
+        char dir[1400];
+        snprintf(dir, sizeof dir, "%s/%s/%s-%d", j->state_dir, j->g->job_name, c->v->uid,
+                 (int)c->subtask);
+        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); /* fresh start: no restore yet */
+        if (mkdir_p(dir))
+            return weir_error_set(err, WEIR_EIO, 0, "cannot create state directory %s: %s", dir,
+                                  strerror(errno));
+        bo.dir = dir;
+        c->backend = weir_state_backend_rocksdb_new(&bo, err);
+    } else {
+        return weir_error_set(err, WEIR_EINVAL, 0, "unknown state backend '%s' (heap|rocksdb)",
+                              kind);
+    }
+    return c->backend ? WEIR_OK : (err && err->code ? err->code : WEIR_ESTATE);
+}
+
+static weir_err build(struct weir_job *j, weir_error *err) {
+    const weir_graph *g = j->g;
+    int nv = g->nv;
+    j->inst = calloc((size_t)nv, sizeof *j->inst);
+    int *chain_edge = calloc((size_t)nv, sizeof *chain_edge);
+    int *chained = calloc((size_t)nv, sizeof *chained);
+    if (!j->inst || !chain_edge || !chained) {
+        free(chain_edge);
+        free(chained);
+        return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+    }
+    weir_err rc = WEIR_OK;
+    for (int v = 0; v < nv; v++) {
+        const wg_vertex *vx = &g->v[v];
+        chained[v] = is_chained(g, &j->opt, v, &chain_edge[v]);
+        j->inst[v] = calloc((size_t)vx->parallelism, sizeof(weir_ctx));
+        if (!j->inst[v]) {
+            rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        int keyed = 0;
+        for (int e = 0; e < g->ne; e++)
+            if (g->e[e].to == v && g->e[e].part == WEIR_PART_HASH) keyed = 1;
+        for (int s = 0; s < vx->parallelism; s++) {
+            weir_ctx *c = &j->inst[v][s];
+            c->job = j;
+            c->v = vx;
+            c->vid = v;
+            c->subtask = s;
+            c->parallelism = vx->parallelism;
+            c->max_par = vertex_max_par(vx);
+            c->kgr = weir_key_group_range(s, c->parallelism, c->max_par);
+            c->keyed = keyed;
+            snprintf(c->where, sizeof c->where, "%s (%d/%d)", vx->name, s + 1, (int)vx->parallelism);
+        }
+    }
+    /* tasks: one per (chain head, subtask); members in topological (BFS) order */
+    for (int v = 0; v < nv; v++) {
+        if (chained[v]) continue;
+        for (int s = 0; s < g->v[v].parallelism; s++) {
+            task *t = calloc(1, sizeof *t);
+            task **nt = realloc(j->tasks, (size_t)(j->ntasks + 1) * sizeof *nt);
+            if (!t || !nt) {
+                free(t);
+                if (nt) j->tasks = nt;
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+            j->tasks = nt;
+            j->tasks[j->ntasks++] = t;
+            t->job = j;
+            t->wm_in = INT64_MIN;
+            if (task_add_op(t, &j->inst[v][s])) {
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+            for (int k = 0; k < t->nops; k++) {
+                int u = t->ops[k]->vid;
+                for (int w = 0; w < nv; w++)
+                    if (chained[w] && g->e[chain_edge[w]].from == u &&
+                        task_add_op(t, &j->inst[w][s])) {
+                        rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                        goto out;
+                    }
+            }
+            if (!g->v[v].def->poll && !(t->gate = wgate_new(&j->cancelled))) {
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+        }
+    }
+    /* outputs: chained targets and channel writers */
+    for (int e = 0; e < g->ne; e++) {
+        const wg_edge *ed = &g->e[e];
+        int u = ed->from, v = ed->to;
+        int pu = g->v[u].parallelism, pv = g->v[v].parallelism;
+        int is_chain = chained[v] && chain_edge[v] == e;
+        for (int s = 0; s < pu; s++) {
+            weir_ctx *c = &j->inst[u][s];
+            output *o = get_output(c, ed->tag);
+            if (!o) {
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+            if (is_chain) {
+                weir_ctx **nc = realloc(o->chained, (size_t)(o->nchained + 1) * sizeof *nc);
+                if (!nc) {
+                    rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                    goto out;
+                }
+                o->chained = nc;
+                o->chained[o->nchained++] = &j->inst[v][s];
+                continue;
+            }
+            writer *w = calloc(1, sizeof *w);
+            writer **nw = realloc(o->writers, (size_t)(o->nwriters + 1) * sizeof *nw);
+            writer **jw = realloc(j->writers, (size_t)(j->nwriters + 1) * sizeof *jw);
+            if (nw) o->writers = nw;
+            if (jw) j->writers = jw;
+            if (!w || !nw || !jw) {
+                free(w);
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+            o->writers[o->nwriters++] = w;
+            j->writers[j->nwriters++] = w;
+            w->part = ed->part;
+            w->down_max_par = vertex_max_par(&g->v[v]);
+            w->nt = ed->part == WEIR_PART_FORWARD ? 1 : pv;
+            w->rr = s % (w->nt ? w->nt : 1);
+            w->targets = calloc((size_t)w->nt, sizeof *w->targets);
+            w->pending = calloc((size_t)w->nt, sizeof *w->pending);
+            if (!w->targets || !w->pending) {
+                rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                goto out;
+            }
+            for (int k = 0; k < w->nt; k++) {
+                int dst = ed->part == WEIR_PART_FORWARD ? s : k;
+                task *dt = j->inst[v][dst].task;
+                w->targets[k] = wgate_add_channel(dt->gate, j->opt.channel_capacity);
+                if (!w->targets[k]) {
+                    rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+                    goto out;
+                }
+            }
+        }
+    }
+out:
+    free(chain_edge);
+    free(chained);
+    return rc;
+}
+
+static void close_all(struct weir_job *j) {
+    if (!j->inst) return;
+    for (int v = 0; v < j->g->nv; v++) {
+        if (!j->inst[v]) continue;
+        for (int s = 0; s < j->g->v[v].parallelism; s++) {
+            weir_ctx *c = &j->inst[v][s];
+            if (c->opened && c->v->def->close) c->v->def->close(c);
+            c->opened = 0;
+            weir_state_backend_free(c->backend);
+            c->backend = NULL;
+        }
+    }
+}
+
+weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_error *err) {
+    if (weir_graph_validate(g, err)) return NULL;
+    struct weir_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+        return NULL;
+    }
+    j->g = g;
+    if (opt) j->opt = *opt;
+    if (!j->opt.batch_records) j->opt.batch_records = 512;
+    if (!j->opt.channel_capacity) j->opt.channel_capacity = 8;
+    if (!j->opt.clock) j->opt.clock = wall_clock_ms;
+    if (j->opt.state_dir) snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
+    else snprintf(j->state_dir, sizeof j->state_dir, "/tmp/weir-state-%d", (int)getpid());
+    atomic_init(&j->cancelled, 0);
+    pthread_mutex_init(&j->err_mu, NULL);
+    j->metrics = weir_metrics_new();
+    if (!j->metrics || build(j, err)) goto fail;
+    /* open every instance on this thread; keyed ones get their state backend first */
+    for (int v = 0; v < g->nv; v++)
+        for (int s = 0; s < g->v[v].parallelism; s++) {
+            weir_ctx *c = &j->inst[v][s];
+            if (c->keyed && open_backend(j, c, err)) goto fail;
+            if (c->v->def->open) {
+                weir_err rc = c->v->def->open(c);
+                if (rc) {
+                    weir_error_set(err, rc, 0, "%s: open failed: %s", c->where,
+                                   c->fail_msg[0] ? c->fail_msg : weir_err_name(rc));
+                    goto fail;
+                }
+            }
+            c->opened = 1;
+        }
+    for (int i = 0; i < j->ntasks; i++) {
+        if (pthread_create(&j->tasks[i]->th, NULL, task_main, j->tasks[i])) {
+            weir_error_set(err, WEIR_EINTERNAL, 0, "cannot start task thread");
+            weir_job_cancel(j);
+            weir_job_wait(j, NULL);
+            weir_job_free(j);
+            return NULL;
+        }
+        j->tasks[i]->started = 1;
+    }
+    return j;
+fail:
+    close_all(j);
+    weir_job_free(j);
+    return NULL;
+}
+
+void weir_job_cancel(weir_job *j) {
+    atomic_store(&j->cancelled, 1);
+    for (int i = 0; i < j->ntasks; i++)
+        if (j->tasks[i]->gate) wgate_wake_all(j->tasks[i]->gate);
+}
+
+weir_err weir_job_wait(weir_job *j, weir_error *err) {
+    for (int i = 0; i < j->ntasks; i++)
+        if (j->tasks[i]->started) {
+            pthread_join(j->tasks[i]->th, NULL);
+            j->tasks[i]->started = 0;
+        }
+    close_all(j);
+    pthread_mutex_lock(&j->err_mu);
+    weir_err rc = j->err.code;
+    if (rc && err) *err = j->err;
+    if (!rc && atomic_load(&j->cancelled)) rc = WEIR_ECANCELLED;
+    if (rc == WEIR_ECANCELLED && err) weir_error_set(err, rc, 0, "job cancelled");
+    pthread_mutex_unlock(&j->err_mu);
+    return rc;
+}
+
+weir_metrics *weir_job_metrics(weir_job *j) { return j->metrics; }
+
+void weir_job_free(weir_job *j) {
+    if (!j) return;
+    for (int i = 0; i < j->nwriters; i++) {
+        writer *w = j->writers[i];
+        for (int t = 0; w->pending && t < w->nt; t++) weir_batch_free(w->pending[t]);
+        free(w->pending);
+        free(w->targets);
+        free(w);
+    }
+    free(j->writers);
+    for (int i = 0; i < j->ntasks; i++) {
+        wgate_free(j->tasks[i]->gate);
+        free(j->tasks[i]->ops);
+        free(j->tasks[i]);
+    }
+    free(j->tasks);
+    if (j->inst) {
+        for (int v = 0; v < j->g->nv; v++) {
+            if (!j->inst[v]) continue;
+            for (int s = 0; s < j->g->v[v].parallelism; s++) {
+                weir_ctx *c = &j->inst[v][s];
+                for (int o = 0; o < c->nouts; o++) {
+                    free(c->outs[o].tag);
+                    free(c->outs[o].chained);
+                    free(c->outs[o].writers);
+                }
+                free(c->outs);
+            }
+            free(j->inst[v]);
+        }
+        free(j->inst);
+    }
+    weir_metrics_free(j->metrics);
+    pthread_mutex_destroy(&j->err_mu);
+    free(j);
+}
