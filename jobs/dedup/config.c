@@ -27,7 +27,8 @@
 
 #include "jobs/dedup/dedup.h"
 
-/* Copies the NUL-terminated @p s into @p dst of @p cap bytes. Returns 0 or -1 if it does not fit. */
+/* Copies the NUL-terminated @p s into @p dst of @p cap bytes. Returns 0 or -1 if it does not fit.
+ */
 static int copy_str(char *dst, size_t cap, const char *s, size_t n) {
     if (n >= cap) return -1;
     memcpy(dst, s, n);
@@ -45,7 +46,8 @@ static void trim(const char **s, size_t *n) {
         (*s)++;
         (*n)--;
     }
-    while (*n > 0 && (unsigned char)(*s)[*n - 1] <= 0x20) (*n)--;
+    while (*n > 0 && (unsigned char)(*s)[*n - 1] <= 0x20)
+        (*n)--;
 }
 
 /* Parses a Java Long.parseLong / Integer.parseInt string (already trimmed) within [lo, hi].
@@ -164,16 +166,19 @@ static int split_versions(const char *v, dd_config *c) {
         /* the separator swallows whitespace before the comma and after it */
         const char *s = p, *e = seg_end;
         if (comma)
-            while (e > s && is_ws(e[-1])) e--;
+            while (e > s && is_ws(e[-1]))
+                e--;
         if (n >= DD_MAX_LIST || copy_str(c->supported_versions[n], 64, s, (size_t)(e - s)))
             return -1;
         n++;
         if (!comma) break;
         p = comma + 1;
-        while (p < end && is_ws(*p)) p++;
+        while (p < end && is_ws(*p))
+            p++;
     }
     /* Java split drops trailing empty strings */
-    while (n > 0 && c->supported_versions[n - 1][0] == '\0') n--;
+    while (n > 0 && c->supported_versions[n - 1][0] == '\0')
+        n--;
     return n;
 }
 
@@ -189,7 +194,8 @@ static void derive_database(dd_config *c) {
     const char *db = "livepeer_analytics";
     if (slash && slash != url && (size_t)(slash - url) != len - 1) {
         const char *rest = slash + 1;
-        if (!strchr(rest, '?') && !strchr(rest, ':') && strlen(rest) < sizeof c->clickhouse_database)
+        if (!strchr(rest, '?') && !strchr(rest, ':') &&
+            strlen(rest) < sizeof c->clickhouse_database)
             db = rest;
     }
     copy_str(c->clickhouse_database, sizeof c->clickhouse_database, db, strlen(db));
@@ -255,8 +261,10 @@ weir_err dd_config_from_env(dd_config *c, const char *(*getenv_fn)(const char *n
     v = getenv_fn("QUALITY_TOPIC_ORG_MAP");
     if (v && *v) {
         int n = split_map(v, c->topic_org);
-        if (n < 0) bad = 1;
-        else c->n_topic_org = n;
+        if (n < 0)
+            bad = 1;
+        else
+            c->n_topic_org = n;
     }
     v = getenv_fn("QUALITY_TOPIC_RESET_STRATEGY_MAP");
     if (v && *v) {
@@ -268,7 +276,8 @@ weir_err dd_config_from_env(dd_config *c, const char *(*getenv_fn)(const char *n
              * than earliest/latest is a configuration error rather than a silent default */
             for (int i = 0; i < n; i++) {
                 char *s = c->topic_reset[i][1];
-                for (char *q = s; *q; q++) *q = (char)tolower((unsigned char)*q);
+                for (char *q = s; *q; q++)
+                    *q = (char)tolower((unsigned char)*q);
                 if (strcmp(s, "earliest") != 0 && strcmp(s, "latest") != 0) bad = 1;
             }
             c->n_topic_reset = n;
@@ -284,8 +293,10 @@ weir_err dd_config_from_env(dd_config *c, const char *(*getenv_fn)(const char *n
     v = getenv_fn("QUALITY_SUPPORTED_VERSIONS");
     if (v && *v) {
         int n = split_versions(v, c);
-        if (n < 0) bad = 1;
-        else c->n_supported_versions = n;
+        if (n < 0)
+            bad = 1;
+        else
+            c->n_supported_versions = n;
     }
 
     bad |= env_str(getenv_fn, "QUALITY_TABLE_PREFIX", c->table_prefix, sizeof c->table_prefix);

@@ -65,7 +65,10 @@ void dd_config_defaults(dd_config *c);
 /**
  * Reads the §11 and Appendix A environment variables through @p getenv_fn (pass getenv, or a
  * test double) over the defaults already in @p c. An unset or empty variable means "default";
- * integers that fail to parse after trimming fall back to the default. Returns WEIR_OK.
+ * integers that fail to parse after trimming fall back to the default. Returns WEIR_OK, or
+ * WEIR_EINVAL when a value does not fit its field (never truncated: the default is kept), a list
+ * has more than DD_MAX_LIST entries, or a reset strategy is neither earliest nor latest; every
+ * other variable is still read. Not thread-safe only in that @p getenv_fn must be.
  */
 weir_err dd_config_from_env(dd_config *c, const char *(*getenv_fn)(const char *name));
 
