@@ -86,6 +86,7 @@ struct weir_job {
     weir_job_options opt;
     weir_metrics *metrics;
     atomic_int cancelled;
+    atomic_int draining;
     pthread_mutex_t err_mu;
     weir_error err;
     struct weir_ctx **inst; /* [vertex] → array of parallelism instances */
@@ -134,8 +135,9 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) 
 }
 
 static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    char tmp[1600];
+    if (strlen(path) >= sizeof tmp) return -1;
+    memcpy(tmp, path, strlen(path) + 1);
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -359,6 +361,10 @@ static void run_source(task *t) {
     weir_ctx *c = t->ops[0];
     size_t max = t->job->opt.batch_records;
     while (!atomic_load(&t->job->cancelled)) {
+        if (atomic_load(&t->job->draining)) {
+            task_finish(t);
+            return;
+        }
         weir_poll_status st = WEIR_POLL_MORE;
         weir_err rc = c->v->def->poll(c, max, &st);
         if (rc) {
@@ -676,6 +682,7 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
     if (j->opt.state_dir) snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
     else snprintf(j->state_dir, sizeof j->state_dir, "/tmp/weir-state-%d", (int)getpid());
     atomic_init(&j->cancelled, 0);
+    atomic_init(&j->draining, 0);
     pthread_mutex_init(&j->err_mu, NULL);
     j->metrics = weir_metrics_new();
     if (!j->metrics || build(j, err)) goto fail;
@@ -732,6 +739,8 @@ weir_err weir_job_wait(weir_job *j, weir_error *err) {
     pthread_mutex_unlock(&j->err_mu);
     return rc;
 }
+
+void weir_job_drain(weir_job *j) { atomic_store(&j->draining, 1); }
 
 weir_metrics *weir_job_metrics(weir_job *j) { return j->metrics; }
 

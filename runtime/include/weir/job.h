@@ -49,6 +49,10 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
 weir_err weir_job_wait(weir_job *job, weir_error *err);
 /** Requests cancellation (thread-safe, async-signal-unsafe). Sources stop, tasks drain. */
 void weir_job_cancel(weir_job *job);
+/** Ends the job gracefully, like Flink's stop with drain: every source finishes at its next poll
+ *  boundary as if its input had ended, operators run end_input() and flush, and the job
+ *  completes with WEIR_OK. Only sets a flag: thread-safe and async-signal-safe. */
+void weir_job_drain(weir_job *job);
 /** The job's counters (valid until weir_job_free). */
 weir_metrics *weir_job_metrics(weir_job *job);
 /** Frees a job after weir_job_wait() returned. */

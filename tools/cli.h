@@ -1,0 +1,15 @@
+/*
+ * tools/cli.h - the weir command's subcommands. Each returns the process exit status
+ * (0 success, 1 runtime failure, 2 usage error) and prints its own errors on stderr.
+ */
+#ifndef WEIR_TOOLS_CLI_H
+#define WEIR_TOOLS_CLI_H
+
+/** `weir run <job> [options]` (tools/run_cmd.c). */
+int weir_cmd_run(int argc, char **argv);
+/** `weir gen [options]` (tools/gen.c). */
+int weir_cmd_gen(int argc, char **argv);
+/** `weir kafka embedded [options]` (tools/kafka_cmd.c). */
+int weir_cmd_kafka(int argc, char **argv);
+
+#endif

@@ -1,0 +1,496 @@
+/*
+ * tools/run_cmd.c - `weir run <job>`: builds a job from flags, runs it in this process and
+ * prints the one-line JSON summary of a bounded run on stdout.
+ *
+ * With `--kafka embedded` an in-process embedded Kafka (librdkafka mock cluster) is started and
+ * a feeder thread produces the input (`--generate N` events from the generator, or the lines of
+ * the `--input` files) while the job consumes. Because the mock cluster keeps only the newest
+ * ~5 MB / 100 000 messages per partition, the feeder never runs more than a bounded window ahead
+ * of what the job has consumed. When everything was produced and consumed, the job is drained
+ * (sources end, operators flush) and the summary printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobs/dedup/job.h"
+#include "tools/cli.h"
+#include "tools/gen.h"
+#include "weir/weir.h"
+
+static const char run_usage[] =
+    "Usage: weir run <job> [options]\n"
+    "\n"
+    "Jobs:\n"
+    "  dedup    the quality gate / dedup / typed-row job (spec dedup-job.md)\n"
+    "\n"
+    "Input (one of):\n"
+    "  --input FILE               JSON lines, one Kafka record value per line (repeatable)\n"
+    "  --kafka BOOTSTRAP          consume from Kafka (topics: QUALITY_INPUT_TOPIC(S) or --topic);\n"
+    "                             DLQ/quarantine envelopes are produced to their topics\n"
+    "  --kafka embedded           start an embedded Kafka in this process and feed it with\n"
+    "                             --generate N events or the --input files, then run the job\n"
+    "Options:\n"
+    "  --topic NAME               input topic (default QUALITY_INPUT_TOPIC or streaming_events)\n"
+    "  --dlq-topic NAME           DLQ topic (default QUALITY_DLQ_TOPIC)\n"
+    "  --quarantine-topic NAME    quarantine topic (default QUALITY_QUARANTINE_TOPIC)\n"
+    "  --generate N               embedded mode: number of generated events (default 100000)\n"
+    "  --seed S, --dup-fraction F, --malformed-fraction F   generator settings (embedded mode)\n"
+    "  --partitions N             embedded mode: input topic partitions (default 8)\n"
+    "  --output-dir DIR           write <table>.jsonl per ClickHouse table, plus\n"
+    "                             streaming_events_dlq.jsonl and streaming_events_quarantine.jsonl\n"
+    "  -p, --parallelism N        parallelism of the job's operators (default 1 or\n"
+    "                             -D parallelism.default)\n"
+    "  --max-parallelism N        key groups of keyed operators (default: Flink's rule, >= 128)\n"
+    "  --state-backend KIND       rocksdb (default) or heap (-D state.backend.type)\n"
+    "  --state-dir DIR            RocksDB working directory (default /tmp/weir-state-<pid>)\n"
+    "  --bounded                  Kafka: stop at the end offsets seen at start\n"
+    "  -D key=value               configuration (Flink names: parallelism.default,\n"
+    "                             pipeline.max-parallelism, state.backend.type; kafka.<prop> is\n"
+    "                             passed to librdkafka)\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "Environment (spec §11): QUALITY_KAFKA_BOOTSTRAP, QUALITY_INPUT_TOPIC(S), QUALITY_DLQ_TOPIC,\n"
+    "QUALITY_QUARANTINE_TOPIC, QUALITY_GROUP_ID, QUALITY_DEDUP_TTL_MINUTES (1440),\n"
+    "QUALITY_SUPPORTED_VERSIONS (1,v1), CLICKHOUSE_SINK_MAX_RECORD_BYTES (1000000),\n"
+    "QUALITY_TABLE_PREFIX (e.g. raw_).\n"
+    "\n"
+    "A bounded run exits 0 and prints one JSON line: job, records_in, accepted, dlq, quarantine,\n"
+    "rows (table -> count), elapsed_ms, records_per_s. Errors exit 1 (2 for bad usage).\n";
+
+static weir_job *volatile g_job;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (g_job) weir_job_drain(g_job);
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ensure_dir(const char *dir) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+    return access(dir, W_OK | X_OK);
+}
+
+/* ------------------------------------------------------------ embedded feeder */
+
+typedef struct feeder {
+    const char *bootstrap, *topic;
+    const char **files;
+    size_t n_files;
+    weir_gen_options gen;
+    int partitions;
+    weir_metrics *metrics; /* the running job's, for flow control */
+    pthread_mutex_t mu;
+    weir_job *job;
+    atomic_llong produced;
+    atomic_int done, failed;
+    char err[1400];
+} feeder;
+
+static weir_metrics *feeder_metrics(feeder *f) {
+    pthread_mutex_lock(&f->mu);
+    weir_metrics *m = f->job ? weir_job_metrics(f->job) : NULL;
+    pthread_mutex_unlock(&f->mu);
+    return m;
+}
+
+static int feed_one(feeder *f, rd_kafka_t *rk, const char *p, size_t n, int64_t window) {
+    for (;;) {
+        weir_metrics *m = feeder_metrics(f);
+        int64_t consumed = m ? weir_metrics_value(m, "quality_gate.input") : 0;
+        if (atomic_load(&f->produced) - consumed < window) break;
+        rd_kafka_poll(rk, 1);
+    }
+    for (;;) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(f->topic), RD_KAFKA_V_VALUE((void *)p, n),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!e) break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            snprintf(f->err, sizeof f->err, "produce failed: %s", rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(rk, 5);
+    }
+    atomic_fetch_add(&f->produced, 1);
+    rd_kafka_poll(rk, 0);
+    return 0;
+}
+
+static void *feeder_main(void *arg) {
+    feeder *f = arg;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        snprintf(f->err, sizeof f->err, "producer: %s", errstr);
+        atomic_store(&f->failed, 1);
+        atomic_store(&f->done, 1);
+        return NULL;
+    }
+    /* stay well inside the mock cluster's per-partition retention (~5 MB / 100 000 msgs) */
+    int64_t window = (int64_t)f->partitions * 3000;
+    int rc = 0;
+    weir_buf line = {0};
+    if (f->n_files) {
+        for (size_t i = 0; !rc && i < f->n_files; i++) {
+            FILE *fp = fopen(f->files[i], "rb");
+            if (!fp) {
+                snprintf(f->err, sizeof f->err, "cannot open %s: %s", f->files[i], strerror(errno));
+                rc = -1;
+                break;
+            }
+            char *l = NULL;
+            size_t cap = 0;
+            ssize_t n;
+            while (!rc && (n = getline(&l, &cap, fp)) >= 0) {
+                while (n > 0 && (l[n - 1] == '\n' || l[n - 1] == '\r')) n--;
+                rc = feed_one(f, rk, l, (size_t)n, window);
+            }
+            free(l);
+            fclose(fp);
+        }
+    } else {
+        weir_gen *g = weir_gen_new(&f->gen);
+        if (!g) {
+            snprintf(f->err, sizeof f->err, "invalid generator options");
+            rc = -1;
+        }
+        while (!rc && g && weir_gen_next(g, &line) == 1)
+            rc = feed_one(f, rk, line.data, line.len, window);
+        weir_gen_free(g);
+    }
+    weir_buf_free(&line);
+    while (rd_kafka_outq_len(rk) > 0) rd_kafka_poll(rk, 10);
+    rd_kafka_destroy(rk);
+    if (rc) atomic_store(&f->failed, 1);
+    atomic_store(&f->done, 1);
+    return NULL;
+}
+
+/* ----------------------------------------------------------------- the command */
+
+enum {
+    OPT_INPUT = 1000, OPT_KAFKA, OPT_TOPIC, OPT_DLQ, OPT_QUAR, OPT_GENERATE, OPT_SEED, OPT_DUP,
+    OPT_MAL, OPT_PARTS, OPT_OUT, OPT_MAXP, OPT_BACKEND, OPT_STATEDIR, OPT_BOUNDED
+};
+
+static int parse_long(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int weir_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"input", required_argument, 0, OPT_INPUT},
+        {"kafka", required_argument, 0, OPT_KAFKA},
+        {"topic", required_argument, 0, OPT_TOPIC},
+        {"dlq-topic", required_argument, 0, OPT_DLQ},
+        {"quarantine-topic", required_argument, 0, OPT_QUAR},
+        {"generate", required_argument, 0, OPT_GENERATE},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"dup-fraction", required_argument, 0, OPT_DUP},
+        {"malformed-fraction", required_argument, 0, OPT_MAL},
+        {"partitions", required_argument, 0, OPT_PARTS},
+        {"output-dir", required_argument, 0, OPT_OUT},
+        {"parallelism", required_argument, 0, 'p'},
+        {"max-parallelism", required_argument, 0, OPT_MAXP},
+        {"state-backend", required_argument, 0, OPT_BACKEND},
+        {"state-dir", required_argument, 0, OPT_STATEDIR},
+        {"bounded", no_argument, 0, OPT_BOUNDED},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    size_t n_inputs = 0;
+    const char *kafka = NULL, *topic = NULL, *dlq = NULL, *quar = NULL, *out = NULL;
+    const char *backend = NULL, *state_dir = NULL;
+    long long generate = 100000, parts = 8, p = 0, maxp = 0, seed = 1;
+    double dupf = 0.05, malf = 0.01;
+    int bounded = 0, status = 1;
+    weir_config *cfg = weir_config_new();
+    weir_config *props = weir_config_new();
+    weir_embedded_kafka *ek = NULL;
+    dd_job *dj = NULL;
+    weir_job *job = NULL;
+    feeder fd;
+    memset(&fd, 0, sizeof fd);
+    pthread_mutex_init(&fd.mu, NULL);
+    int feeder_started = 0;
+    pthread_t feeder_th;
+    weir_error err = {0};
+    if (!inputs || !cfg || !props) {
+        fprintf(stderr, "weir run: out of memory\n");
+        goto done;
+    }
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "p:D:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_INPUT: inputs[n_inputs++] = optarg; break;
+        case OPT_KAFKA: kafka = optarg; break;
+        case OPT_TOPIC: topic = optarg; break;
+        case OPT_DLQ: dlq = optarg; break;
+        case OPT_QUAR: quar = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_BACKEND: backend = optarg; break;
+        case OPT_STATEDIR: state_dir = optarg; break;
+        case OPT_BOUNDED: bounded = 1; break;
+        case OPT_DUP: dupf = atof(optarg); break;
+        case OPT_MAL: malf = atof(optarg); break;
+        case OPT_GENERATE:
+        case OPT_SEED:
+        case OPT_PARTS:
+        case OPT_MAXP:
+        case 'p': {
+            long long v;
+            long long lo = (c == OPT_SEED || c == OPT_GENERATE) ? 0 : 1;
+            long long hi = c == OPT_MAXP ? 32768 : (c == 'p' ? 1024 : (long long)4e18);
+            if (parse_long(optarg, lo, hi, &v)) {
+                fprintf(stderr, "weir run: invalid number '%s' for --%s\n", optarg,
+                        c == 'p' ? "parallelism" : opts[c - OPT_INPUT].name);
+                status = 2;
+                goto done;
+            }
+            if (c == 'p') p = v;
+            else if (c == OPT_MAXP) maxp = v;
+            else if (c == OPT_SEED) seed = v;
+            else if (c == OPT_PARTS) parts = v;
+            else generate = v;
+            break;
+        }
+        case 'D':
+            if (weir_config_set_kv(cfg, optarg, &err)) {
+                fprintf(stderr, "weir run: -D %s\n", err.msg);
+                status = 2;
+                goto done;
+            }
+            if (!strncmp(optarg, "kafka.", 6)) weir_config_set_kv(props, optarg + 6, &err);
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            status = 0;
+            goto done;
+        default:
+            fputs("weir run: see `weir run --help`\n", stderr);
+            status = 2;
+            goto done;
+        }
+    }
+    if (optind >= argc) {
+        fputs("weir run: missing job name (dedup); see `weir run --help`\n", stderr);
+        status = 2;
+        goto done;
+    }
+    const char *job_name = argv[optind];
+    if (strcmp(job_name, "dedup") != 0) {
+        fprintf(stderr, "weir run: unknown job '%s' (available: dedup)\n", job_name);
+        status = 2;
+        goto done;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "weir run: unexpected argument '%s'\n", argv[optind + 1]);
+        status = 2;
+        goto done;
+    }
+    if (!kafka && !n_inputs) {
+        fputs("weir run: no input: give --input FILE or --kafka BOOTSTRAP|embedded\n", stderr);
+        status = 2;
+        goto done;
+    }
+    int embedded = kafka && !strcmp(kafka, "embedded");
+    if (kafka && !embedded && n_inputs) {
+        fputs("weir run: --input and --kafka BOOTSTRAP are exclusive (use --kafka embedded to "
+              "feed files through Kafka)\n",
+              stderr);
+        status = 2;
+        goto done;
+    }
+    int64_t cv = 0;
+    if (!p && weir_config_get_int(cfg, "parallelism.default", 1, &cv, &err)) {
+        fprintf(stderr, "weir run: %s\n", err.msg);
+        status = 2;
+        goto done;
+    }
+    if (!p) p = cv;
+    if (p < 1 || p > 1024) {
+        fprintf(stderr, "weir run: parallelism %lld out of range [1, 1024]\n", p);
+        status = 2;
+        goto done;
+    }
+    if (!maxp && weir_config_get_int(cfg, "pipeline.max-parallelism", 0, &cv, &err)) {
+        fprintf(stderr, "weir run: %s\n", err.msg);
+        status = 2;
+        goto done;
+    }
+    if (!maxp) maxp = cv;
+    if (!backend) backend = weir_config_get(cfg, "state.backend.type", "rocksdb");
+    if (!strcmp(backend, "hashmap")) backend = "heap"; /* Flink's name for the heap backend */
+    if (strcmp(backend, "rocksdb") && strcmp(backend, "heap")) {
+        fprintf(stderr, "weir run: unknown state backend '%s' (rocksdb|heap)\n", backend);
+        status = 2;
+        goto done;
+    }
+    if (out && ensure_dir(out)) {
+        fprintf(stderr, "weir run: output directory %s is not writable: %s\n", out,
+                strerror(errno));
+        goto done;
+    }
+
+    dd_job_options o;
+    memset(&o, 0, sizeof o);
+    dd_config_defaults(&o.cfg);
+    dd_config_from_env(&o.cfg, (const char *(*)(const char *))getenv);
+    if (topic) {
+        snprintf(o.cfg.input_topics[0], sizeof o.cfg.input_topics[0], "%s", topic);
+        o.cfg.n_input_topics = 1;
+    }
+    if (dlq) snprintf(o.cfg.dlq_topic, sizeof o.cfg.dlq_topic, "%s", dlq);
+    if (quar) snprintf(o.cfg.quarantine_topic, sizeof o.cfg.quarantine_topic, "%s", quar);
+    o.parallelism = (int32_t)p;
+    o.max_parallelism = (int32_t)maxp;
+    o.output_dir = out;
+    o.props = props;
+    o.bounded = bounded;
+
+    if (embedded) {
+        ek = weir_embedded_kafka_start(1, &err);
+        if (!ek) {
+            fprintf(stderr, "weir run: embedded Kafka: %s\n", err.msg);
+            goto done;
+        }
+        if (weir_embedded_kafka_create_topic(ek, o.cfg.input_topics[0], (int)parts, &err) ||
+            weir_embedded_kafka_create_topic(ek, o.cfg.dlq_topic, 1, &err) ||
+            weir_embedded_kafka_create_topic(ek, o.cfg.quarantine_topic, 1, &err)) {
+            fprintf(stderr, "weir run: embedded Kafka: %s\n", err.msg);
+            goto done;
+        }
+        o.kafka_bootstrap = weir_embedded_kafka_bootstrap(ek);
+        o.bounded = 0; /* fed while running, drained when everything was consumed */
+        fprintf(stderr, "weir run: embedded Kafka at %s (topic %s, %lld partitions)\n",
+                o.kafka_bootstrap, o.cfg.input_topics[0], parts);
+    } else if (kafka) {
+        o.kafka_bootstrap = kafka;
+    } else {
+        o.input_files = inputs;
+        o.n_input_files = n_inputs;
+    }
+    dj = dd_job_new(&o, &err);
+    if (!dj) {
+        fprintf(stderr, "weir run: %s\n", err.msg);
+        goto done;
+    }
+    weir_job_options jo;
+    memset(&jo, 0, sizeof jo);
+    jo.state_backend = backend;
+    jo.state_dir = state_dir;
+    jo.config = cfg;
+    int64_t t0 = now_ms();
+    if (embedded) { /* start producing before the job so that topics have data */
+        fd.bootstrap = o.kafka_bootstrap;
+        fd.topic = o.cfg.input_topics[0];
+        fd.files = inputs;
+        fd.n_files = n_inputs;
+        fd.partitions = (int)parts;
+        weir_gen_options_default(&fd.gen);
+        fd.gen.seed = (uint64_t)seed;
+        fd.gen.count = (uint64_t)generate;
+        fd.gen.dup_fraction = dupf;
+        fd.gen.malformed_fraction = malf;
+        if (pthread_create(&feeder_th, NULL, feeder_main, &fd)) {
+            fputs("weir run: cannot start the feeder thread\n", stderr);
+            goto done;
+        }
+        feeder_started = 1;
+    }
+    job = weir_job_start(dd_job_graph(dj), &jo, &err);
+    if (!job) {
+        fprintf(stderr, "weir run: %s\n", err.msg);
+        goto done;
+    }
+    pthread_mutex_lock(&fd.mu);
+    fd.job = job;
+    pthread_mutex_unlock(&fd.mu);
+    g_job = job;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (embedded) {
+        /* wait until everything was produced and consumed, then drain */
+        int64_t last = -1, since = now_ms();
+        for (;;) {
+            int64_t in = weir_metrics_value(weir_job_metrics(job), "quality_gate.input");
+            if (atomic_load(&fd.done) && (atomic_load(&fd.failed) || in >= atomic_load(&fd.produced)))
+                break;
+            if (in != last) {
+                last = in;
+                since = now_ms();
+            } else if (now_ms() - since > 60000) {
+                fprintf(stderr, "weir run: the job consumed nothing for 60 s (%lld of %lld)\n",
+                        (long long)in, (long long)atomic_load(&fd.produced));
+                break;
+            }
+            usleep(2000);
+        }
+        weir_job_drain(job);
+    }
+    weir_err rc = weir_job_wait(job, &err);
+    g_job = NULL;
+    int64_t elapsed = now_ms() - t0;
+    if (feeder_started) {
+        pthread_join(feeder_th, NULL);
+        feeder_started = 0;
+        if (atomic_load(&fd.failed)) {
+            fprintf(stderr, "weir run: feeder: %s\n", fd.err);
+            rc = rc ? rc : WEIR_EKAFKA;
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "weir run: job failed: %s\n", err.msg[0] ? err.msg : weir_err_name(rc));
+    } else {
+        weir_buf sum = {0};
+        dd_job_summary(dj, weir_job_metrics(job), elapsed, &sum);
+        printf("%s\n", sum.data);
+        fflush(stdout);
+        weir_buf_free(&sum);
+        status = 0;
+    }
+done:
+    if (feeder_started) {
+        pthread_join(feeder_th, NULL);
+    }
+    if (job) weir_job_free(job);
+    dd_job_free(dj);
+    weir_embedded_kafka_stop(ek);
+    weir_config_free(cfg);
+    weir_config_free(props);
+    free(inputs);
+    return status;
+}

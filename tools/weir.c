@@ -1,0 +1,35 @@
+/*
+ * tools/weir.c - entry point of the `weir` command: dispatches to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+static const char usage[] =
+    "weir - a native, Flink-compatible stream-processing runtime\n"
+    "\n"
+    "Usage: weir <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  run <job>         run a job in this process (jobs: dedup); see `weir run --help`\n"
+    "  gen               generate realistic Livepeer streaming events (JSON lines or Kafka)\n"
+    "  kafka embedded    start an embedded Kafka cluster and print its bootstrap address\n"
+    "  help              this text\n"
+    "\n"
+    "Environment: the jobs read the QUALITY_*, CLICKHOUSE_* variables of the specs;\n"
+    "WEIR_LOG_LEVEL=error|warn|info|debug sets the log level (default warn).\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return weir_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gen")) return weir_cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "kafka")) return weir_cmd_kafka(argc - 1, argv + 1);
+    fprintf(stderr, "weir: unknown command '%s' (see `weir --help`)\n", cmd);
+    return 2;
+}
