@@ -1,0 +1,287 @@
+/*
+ * json.c - the pure-C half of weir/json.h: Jackson-style string escaping and Java's
+ * Double.toString / Float.toString (spec dedup-job.md §4.3, §7.1).
+ *
+ * No data structure of its own: every function appends to a caller-owned weir_buf and keeps
+ * no state, so all of them are thread-safe. The parser and the tape walker live in
+ * json_simdjson.cpp.
+ *
+ * Number formatting: the shortest decimal digit string that round-trips (found by binary search
+ * over the precision of "%.*e", which is monotonic: a correctly rounded p+1 digit decimal is never
+ * farther from the value than a p digit one), with Java's "at least two digits considered" rule
+ * (JDK 19+: when one digit suffices, the closest decimal of at most two digits is chosen, which
+ * is why Double.MIN_VALUE prints as 4.9E-324), then laid out the Java way: plain decimal with at
+ * least one fractional digit when 1e-3 <= |x| < 1e7, otherwise d.ddd...E[-]n.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weir/json.h"
+
+void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    if (weir_buf_reserve(out, n + 2)) return;
+    weir_buf_putc(out, '"');
+    size_t run = 0; /* start of the pending run of bytes that need no escaping */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (i > run) weir_buf_append(out, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        weir_buf_append(out, esc, el);
+    }
+    if (n > run) weir_buf_append(out, s + run, n - run);
+    weir_buf_putc(out, '"');
+}
+
+static int round_trips(const char *tmp, double v, int is_float) {
+    return is_float ? (strtof(tmp, NULL) == (float)v) : (strtod(tmp, NULL) == v);
+}
+
+/*
+ * Writes into @p tmp a (p+1)-significant-digit decimal in "%.*e" form that rounds back to @p v, if
+ * there is one, and returns 1; else 0. The candidate is the correctly rounded decimal; at a power
+ * of two the rounding interval is narrower below the value than above it, so when the closest
+ * decimal is below and falls outside, the next decimal above is tried (Java picks it too).
+ */
+static int candidate(double v, int p, int is_float, char tmp[64]) {
+    snprintf(tmp, 64, "%.*e", p, v);
+    if (round_trips(tmp, v, is_float)) return 1;
+    int bexp;
+    double m = is_float ? (double)frexpf((float)v, &bexp) : frexp(v, &bexp);
+    if (m != 0.5 || strtod(tmp, NULL) > v) return 0;
+    /* add one unit in the last digit of the mantissa */
+    char *e = strchr(tmp, 'e');
+    if (!e) return 0;
+    int carry = 1;
+    for (char *q = e - 1; q >= tmp && carry; q--) {
+        if (*q == '.') continue;
+        if (*q == '9') {
+            *q = '0';
+        } else {
+            (*q)++;
+            carry = 0;
+        }
+    }
+    if (carry) { /* 9.99e+n became 0.00e+n: it is 1.00e+(n+1) */
+        tmp[0] = '1';
+        char mant[24];
+        size_t ml = (size_t)(e - tmp) < sizeof mant ? (size_t)(e - tmp) : sizeof mant - 1;
+        memcpy(mant, tmp, ml);
+        mant[ml] = '\0';
+        int x = atoi(e + 1) % 1000 + 1;
+        snprintf(tmp, 64, "%se%+03d", mant, x);
+    }
+    return round_trips(tmp, v, is_float);
+}
+
+/*
+ * Writes into @p cand the decimal of p+1 significant digits nearest to @p v, derived from its
+ * correctly rounded digits @p full (nf of them, exponent e0): rounding that string is exact
+ * unless the dropped tail is exactly "500..0", in which case snprintf decides from the value.
+ */
+static void rounded_candidate(double v, const char *full, int nf, int e0, int p, char cand[64]) {
+    int keep = p + 1;
+    int half = full[keep] == '5';
+    for (int i = keep + 1; i < nf && half; i++)
+        half = full[i] == '0';
+    if (half) {
+        snprintf(cand, 64, "%.*e", p, v);
+        return;
+    }
+    char d[20];
+    memcpy(d, full, (size_t)keep);
+    int e = e0;
+    if (full[keep] >= '5') { /* round up with carry */
+        int i = keep - 1;
+        while (i >= 0 && d[i] == '9')
+            d[i--] = '0';
+        if (i >= 0) {
+            d[i]++;
+        } else {
+            d[0] = '1';
+            e++;
+        }
+    }
+    int k = 0;
+    cand[k++] = d[0];
+    if (keep > 1) {
+        cand[k++] = '.';
+        memcpy(cand + k, d + 1, (size_t)(keep - 1));
+        k += keep - 1;
+    }
+    snprintf(cand + k, (size_t)(64 - k), "e%d", e % 1000);
+}
+
+/*
+ * Shortest round-trip digits of the finite, non-zero, positive value @p v: writes the significant
+ * digits (no trailing zeros, at least one) to @p digits and returns their count; *exp10 receives
+ * the decimal exponent of the first digit (v ~= d.ddd * 10^exp10). @p is_float selects float32
+ * round-tripping (max 9 digits) instead of double (max 17).
+ */
+static int shortest_digits(double v, int is_float, char digits[32], int *exp10) {
+    char tmp[64];
+    int maxp = is_float ? 8 : 16; /* precision p means p+1 significant digits */
+    int bexp;
+    double m = is_float ? (double)frexpf((float)v, &bexp) : frexp(v, &bexp);
+    if (m != 0.5) {
+        /* Fast path: one "%.*e" with maxp+1 digits (always round-trips), then shorter candidates
+         * are obtained by rounding that digit string, which is exact unless the dropped tail is
+         * exactly "500..0" (then the value itself decides: fall back to snprintf). */
+        snprintf(tmp, sizeof tmp, "%.*e", maxp, v);
+        char full[20];
+        int nf = 0;
+        const char *q = tmp;
+        for (; *q && *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9') full[nf++] = *q;
+        int e0 = atoi(q + 1);
+        /* binary search for the smallest p whose candidate round-trips (p = maxp always does) */
+        int lo = 0, hi = maxp;
+        char cand[64], best[64];
+        memcpy(best, tmp, sizeof best);
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            rounded_candidate(v, full, nf, e0, mid, cand);
+            if (round_trips(cand, v, is_float)) {
+                hi = mid;
+                memcpy(best, cand, sizeof best);
+            } else {
+                lo = mid + 1;
+            }
+        }
+        /* Java: when one digit suffices, take the closest decimal of length <= 2 */
+        if (lo == 0) {
+            rounded_candidate(v, full, nf, e0, 1, cand);
+            if (round_trips(cand, v, is_float)) memcpy(best, cand, sizeof best);
+        }
+        memcpy(tmp, best, sizeof tmp);
+        goto digits_out; /* tmp holds the chosen candidate, or the maxp+1 digit form */
+    }
+    {
+        int lo = 0, hi = maxp;
+        /* binary search for the smallest p that round-trips */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (candidate(v, mid, is_float, tmp))
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        /* Java: when a single digit suffices, choose the closest decimal of length <= 2. */
+        if (!candidate(v, lo == 0 ? 1 : lo, is_float, tmp)) candidate(v, lo, is_float, tmp);
+    }
+digits_out:;
+    /* tmp is "d[.ddd]e[+-]xx" */
+    int n = 0;
+    const char *q = tmp;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') digits[n++] = *q;
+    *exp10 = (*q == 'e') ? atoi(q + 1) : 0;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    return n;
+}
+
+/* Lays out digits/exp10 the Java way; @p plain selects the 1e-3 <= |x| < 1e7 form. */
+static void java_layout(weir_buf *out, int neg, const char *d, int n, int e, int plain) {
+    char s[64];
+    size_t k = 0;
+    if (neg) s[k++] = '-';
+    if (plain) {
+        if (e >= 0) {
+            for (int i = 0; i <= e; i++)
+                s[k++] = i < n ? d[i] : '0';
+            s[k++] = '.';
+            if (n > e + 1)
+                for (int i = e + 1; i < n; i++)
+                    s[k++] = d[i];
+            else
+                s[k++] = '0';
+        } else {
+            s[k++] = '0';
+            s[k++] = '.';
+            for (int i = 0; i < -e - 1; i++)
+                s[k++] = '0';
+            for (int i = 0; i < n; i++)
+                s[k++] = d[i];
+        }
+        weir_buf_append(out, s, k);
+        return;
+    }
+    s[k++] = d[0];
+    s[k++] = '.';
+    if (n > 1)
+        for (int i = 1; i < n; i++)
+            s[k++] = d[i];
+    else
+        s[k++] = '0';
+    s[k++] = 'E';
+    weir_buf_append(out, s, k);
+    weir_buf_printf(out, "%d", e);
+}
+
+/* Shared body of the double/float writers; @p v is the (exactly representable) value. */
+static void write_java(weir_buf *out, double v, int is_float) {
+    if (isnan(v)) {
+        weir_buf_puts(out, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        weir_buf_puts(out, v < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    if (v == 0) {
+        weir_buf_puts(out, signbit(v) ? "-0.0" : "0.0");
+        return;
+    }
+    int neg = v < 0;
+    double a = neg ? -v : v;
+    char d[32];
+    int e;
+    int n = shortest_digits(a, is_float, d, &e);
+    int plain = is_float ? ((float)a >= 1e-3f && (float)a < 1e7f) : (a >= 1e-3 && a < 1e7);
+    java_layout(out, neg, d, n, e, plain);
+}
+
+void weir_json_write_double_java(weir_buf *out, double d) {
+    write_java(out, d, 0);
+}
+
+void weir_json_write_float_java(weir_buf *out, float f) {
+    write_java(out, (double)f, 1);
+}
