@@ -62,10 +62,14 @@ static const capcat_row CAPCAT_V1[] = {
 };
 
 /** Catalog version of the built-in table ("v1"). Static string. Thread-safe. */
-const char *dd_capcat_builtin_version(void) { return "v1"; }
+const char *dd_capcat_builtin_version(void) {
+    return "v1";
+}
 
 /** Number of entries of the built-in catalog (37). Thread-safe. */
-size_t dd_capcat_builtin_count(void) { return sizeof CAPCAT_V1 / sizeof CAPCAT_V1[0]; }
+size_t dd_capcat_builtin_count(void) {
+    return sizeof CAPCAT_V1 / sizeof CAPCAT_V1[0];
+}
 
 /**
  * Entry @p i (0-based, ascending id) of the built-in catalog: sets *id, *name, *group (static
