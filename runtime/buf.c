@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int weir_buf_reserve(weir_buf *b, size_t extra) {
+int weir_buf_grow(weir_buf *b, size_t extra) {
     if (b->oom) return -1;
     if (b->len + extra <= b->cap) return 0;
     size_t ncap = b->cap ? b->cap : 64;
@@ -26,24 +26,7 @@ int weir_buf_reserve(weir_buf *b, size_t extra) {
     return 0;
 }
 
-int weir_buf_append(weir_buf *b, const void *p, size_t n) {
-    if (weir_buf_reserve(b, n)) return -1;
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 int weir_buf_puts(weir_buf *b, const char *s) { return weir_buf_append(b, s, strlen(s)); }
-
-int weir_buf_putc(weir_buf *b, char c) {
-    if (b->len < b->cap && !b->oom) {
-        b->data[b->len++] = c;
-        b->data[b->len] = '\0';
-        return 0;
-    }
-    return weir_buf_append(b, &c, 1);
-}
 
 int weir_buf_printf(weir_buf *b, const char *fmt, ...) {
     va_list ap;

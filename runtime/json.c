@@ -20,52 +20,70 @@
 
 #include "weir/json.h"
 
+/* 1 for the bytes §4.3 escapes: control characters, '"' and '\\'. */
+static const unsigned char k_needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+
+/* SWAR: non-zero when one of the 8 bytes of @p v is < 0x20, '"' or '\\'. */
+static inline uint64_t special8(uint64_t v) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t lt20 = (v - ones * 0x20) & ~v;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t eq_q = (q - ones) & ~q, eq_b = (b - ones) & ~b;
+    return (lt20 | eq_q | eq_b) & high;
+}
+
 void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
-    if (weir_buf_reserve(out, n + 2)) return;
-    weir_buf_putc(out, '"');
-    size_t run = 0; /* start of the pending run of bytes that need no escaping */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        if (i > run) weir_buf_append(out, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
+    /* worst case: every byte becomes \u00XX; reserve once, then write through a pointer.
+     * Plain stretches move 8 bytes at a time (copied before they are checked, which is safe
+     * because the reservation covers 6 bytes per input byte). */
+    if (weir_buf_reserve(out, 6 * n + 10)) return;
+    char *w = out->data + out->len;
+    *w++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            memcpy(w, &v, 8);
+            uint64_t m = special8(v);
+            if (!m) {
+                w += 8;
+                i += 8;
+                continue;
+            }
+            size_t k = (size_t)__builtin_ctzll(m) / 8; /* first special byte (little endian) */
+            w += k;
+            i += k;
         }
-        weir_buf_append(out, esc, el);
+        unsigned char c = (unsigned char)s[i++];
+        if (c >= 0x80 || !k_needs_escape[c]) {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\t': *w++ = 't'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\r': *w++ = 'r'; break;
+        default:
+            *w++ = 'u';
+            *w++ = '0';
+            *w++ = '0';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
     }
-    if (n > run) weir_buf_append(out, s + run, n - run);
-    weir_buf_putc(out, '"');
+    *w++ = '"';
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
 }
 
 static int round_trips(const char *tmp, double v, int is_float) {

@@ -12,4 +12,7 @@ int weir_cmd_gen(int argc, char **argv);
 /** `weir kafka embedded [options]` (tools/kafka_cmd.c). */
 int weir_cmd_kafka(int argc, char **argv);
 
+/** `weir bench [options]` (tools/bench.c). */
+int weir_cmd_bench(int argc, char **argv);
+
 #endif

@@ -15,6 +15,7 @@ static const char usage[] =
     "  run <job>         run a job in this process (jobs: dedup); see `weir run --help`\n"
     "  gen               generate realistic Livepeer streaming events (JSON lines or Kafka)\n"
     "  kafka embedded    start an embedded Kafka cluster and print its bootstrap address\n"
+    "  bench             measure the dedup job against the raw limits of its parts\n"
     "  help              this text\n"
     "\n"
     "Environment: the jobs read the QUALITY_*, CLICKHOUSE_* variables of the specs;\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return weir_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return weir_cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka")) return weir_cmd_kafka(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return weir_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "weir: unknown command '%s' (see `weir --help`)\n", cmd);
     return 2;
 }

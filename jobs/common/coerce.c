@@ -342,9 +342,28 @@ void wj_format_ts(weir_buf *out, int64_t ms) {
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     if (m <= 2) y++;
     int64_t sec = rem / 1000;
-    weir_buf_printf(out, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%03lld", (long long)y,
-                    (long long)m, (long long)d, (long long)(sec / 3600), (long long)(sec / 60 % 60),
-                    (long long)(sec % 60), (long long)(rem % 1000));
+    if (y < 0 || y > 9999) { /* astronomical years: rare, keep printf */
+        weir_buf_printf(out, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%03lld", (long long)y,
+                        (long long)m, (long long)d, (long long)(sec / 3600),
+                        (long long)(sec / 60 % 60), (long long)(sec % 60), (long long)(rem % 1000));
+        return;
+    }
+    /* hot path (every row has a timestamp): fixed-width digits without printf */
+    char t[23];
+    int f[7] = {(int)y, (int)m, (int)d, (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60),
+                (int)(rem % 1000)};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char sep[7] = {'-', '-', ' ', ':', ':', '.', 0};
+    int k = 0;
+    for (int i = 0; i < 7; i++) {
+        for (int w = width[i] - 1; w >= 0; w--) {
+            t[k + w] = (char)('0' + f[i] % 10);
+            f[i] /= 10;
+        }
+        k += width[i];
+        if (sep[i]) t[k++] = sep[i];
+    }
+    weir_buf_append(out, t, (size_t)k);
 }
 
 /* ---- Appendix A ---- */

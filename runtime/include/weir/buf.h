@@ -23,14 +23,25 @@ typedef struct weir_buf {
     int oom;     /**< set to 1 when an allocation failed; later appends are no-ops */
 } weir_buf;
 
+/** Slow path of weir_buf_reserve(): grows the allocation. */
+int weir_buf_grow(weir_buf *b, size_t extra);
 /** Ensures room for @p extra more bytes. Returns 0, or -1 on allocation failure (sets oom). */
-int weir_buf_reserve(weir_buf *b, size_t extra);
+static inline int weir_buf_reserve(weir_buf *b, size_t extra) {
+    if (b->len + extra <= b->cap && !b->oom) return 0;
+    return weir_buf_grow(b, extra);
+}
 /** Appends @p n bytes. Returns 0 or -1 (oom). */
-int weir_buf_append(weir_buf *b, const void *p, size_t n);
+static inline int weir_buf_append(weir_buf *b, const void *p, size_t n) {
+    if (weir_buf_reserve(b, n)) return -1;
+    if (n) __builtin_memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
 /** Appends a NUL-terminated string. Returns 0 or -1. */
 int weir_buf_puts(weir_buf *b, const char *s);
 /** Appends one byte. Returns 0 or -1. */
-int weir_buf_putc(weir_buf *b, char c);
+static inline int weir_buf_putc(weir_buf *b, char c) { return weir_buf_append(b, &c, 1); }
 /** Appends printf-formatted text. Returns 0 or -1. */
 int weir_buf_printf(weir_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Appends the decimal text of a signed 64-bit integer. */

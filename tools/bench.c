@@ -1,0 +1,406 @@
+/*
+ * tools/bench.c - `weir bench`: throughput of the dedup job against the raw limits of its parts,
+ * all measured in the same run on the same generated data (issue #2).
+ *
+ *   1. generate N events in memory (weir_gen: 5 % duplicates, 1 % malformed by default);
+ *   2. raw limits: JSON parse only (weir_json_parse over all lines, one thread); state only (the
+ *      dedup loop: multi-get 512 keys, multi-put the new ones, RocksDB, one thread);
+ *   3. embedded Kafka: produce all events into a topic with many partitions (the mock cluster
+ *      keeps only ~5 MB per partition, so N / partitions must stay small), then for each
+ *      parallelism: Kafka consume only (source → counting sink), and the full dedup job
+ *      (Kafka in, DLQ/quarantine Kafka out, typed rows to files, RocksDB state).
+ * Each line reports events/s of wall time and events per CPU-second (process CPU time from
+ * getrusage), the honest per-core figure on a shared machine, and the job's ratio to the limits.
+ *
+ * `--rss-keys N` instead loads N live dedup keys into the RocksDB backend and prints the RSS.
+ */
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobs/dedup/job.h"
+#include "tools/cli.h"
+#include "tools/gen.h"
+#include "weir/weir.h"
+
+typedef struct lines {
+    char *data;
+    size_t *off, *len;
+    size_t n;
+} lines;
+
+typedef struct meter {
+    double wall0, cpu0;
+} meter;
+
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static meter meter_start(void) {
+    meter m = {wall_s(), cpu_s()};
+    return m;
+}
+
+/* Prints one result line and returns events/s (wall). */
+static double report(const char *what, const meter *m, size_t n) {
+    double w = wall_s() - m->wall0, c = cpu_s() - m->cpu0;
+    double rate = w > 0 ? (double)n / w : 0, per_core = c > 0 ? (double)n / c : 0;
+    printf("%-44s %9zu events %8.3f s %10.0f ev/s %10.0f ev/cpu-s\n", what, n, w, rate, per_core);
+    fflush(stdout);
+    return per_core;
+}
+
+static long rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char l[256];
+    long kb = 0;
+    while (f && fgets(l, sizeof l, f))
+        if (!strncmp(l, "VmRSS:", 6)) kb = atol(l + 6);
+    if (f) fclose(f);
+    return kb / 1024;
+}
+
+static int gen_lines(lines *L, size_t n, double dup, double mal, uint64_t seed) {
+    weir_gen_options o;
+    weir_gen_options_default(&o);
+    o.seed = seed;
+    o.count = n;
+    o.dup_fraction = dup;
+    o.malformed_fraction = mal;
+    o.sessions = 2000;
+    o.orchestrators = 64;
+    weir_gen *g = weir_gen_new(&o);
+    weir_buf all = {0}, line = {0};
+    L->off = malloc(n * sizeof *L->off);
+    L->len = malloc(n * sizeof *L->len);
+    if (!g || !L->off || !L->len) return -1;
+    L->n = 0;
+    while (L->n < n && weir_gen_next(g, &line) == 1) {
+        L->off[L->n] = all.len;
+        L->len[L->n] = line.len;
+        weir_buf_append(&all, line.data, line.len);
+        L->n++;
+    }
+    weir_gen_free(g);
+    weir_buf_free(&line);
+    if (all.oom) return -1;
+    L->data = all.data;
+    return 0;
+}
+
+/* ------------------------------------------------------------- raw limits */
+
+static double bench_parse(const lines *L) {
+    weir_json_parser *p = weir_json_parser_new();
+    meter m = meter_start();
+    size_t ok = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        weir_json root;
+        if (weir_json_parse(p, L->data + L->off[i], L->len[i], &root, NULL) == WEIR_OK) ok++;
+    }
+    double r = report("raw: JSON parse only (1 thread)", &m, L->n);
+    weir_json_parser_free(p);
+    return r;
+}
+
+static void make_key(char out[37], uint64_t i) {
+    /* UUID-shaped keys, like production event ids */
+    uint64_t a = i * 0x9E3779B97F4A7C15ULL, b = (i + 7) * 0xC2B2AE3D27D4EB4FULL;
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+             (unsigned)a & 0xffff, (unsigned)(b >> 48), (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+/* The dedup state loop over @p n keys (5 % repeats): multi-get 512, multi-put the new ones. */
+static double bench_state(const char *dir, size_t n, double dup, int report_rss) {
+    weir_backend_options bo = {0};
+    bo.dir = dir;
+    bo.max_parallelism = 128;
+    bo.key_groups.start = 0;
+    bo.key_groups.end = 127;
+    weir_error err = {0};
+    weir_state_backend *be = weir_state_backend_rocksdb_new(&bo, &err);
+    if (!be) {
+        fprintf(stderr, "weir bench: %s\n", err.msg);
+        return 0;
+    }
+    weir_state_desc d = {.name = DD_STATE_NAME, .kind = WEIR_STATE_VALUE, .ttl_ms = 1440LL * 60000};
+    weir_state *s = weir_state_register(be, &d, &err);
+    enum { B = 512 };
+    static char keys[B][37];
+    weir_state_key k[B], pk[B];
+    weir_state_slice got[B], pv[B];
+    int64_t now = 1;
+    uint64_t next = 0, seen = 0;
+    meter m = meter_start();
+    for (size_t done = 0; s && done < n;) {
+        size_t b = n - done < B ? n - done : B, np = 0;
+        for (size_t i = 0; i < b; i++) {
+            uint64_t id = next;
+            /* deterministic ~dup share of repeats of a recent key */
+            if (next > 1000 && (double)((next * 2654435761u) % 10000) < dup * 10000) id = next - 1 - (next % 997);
+            else next++;
+            make_key(keys[i], id);
+            k[i].key = keys[i];
+            k[i].len = 36;
+            k[i].key_group = -1;
+        }
+        weir_value_multi_get(s, k, b, got);
+        for (size_t i = 0; i < b; i++)
+            if (!got[i].data) {
+                pk[np] = k[i];
+                pv[np].data = &now;
+                pv[np].len = sizeof now;
+                np++;
+            } else {
+                seen++;
+            }
+        if (np) weir_value_multi_put(s, pk, pv, np);
+        done += b;
+    }
+    double r = report("raw: state get/put only (RocksDB, 1 thread)", &m, n);
+    if (report_rss)
+        printf("rocksdb dedup state: %zu keys loaded (%llu repeats found), RSS %ld MB\n", n,
+               (unsigned long long)seen, rss_mb());
+    weir_state_backend_free(be);
+    return r;
+}
+
+/* --------------------------------------------------------- Kafka consume only */
+
+typedef struct count_local {
+    int64_t n;
+} count_local;
+
+static weir_err count_open(weir_ctx *ctx) {
+    count_local *c = calloc(1, sizeof *c);
+    if (!c) return WEIR_ENOMEM;
+    weir_ctx_set_local(ctx, c);
+    return WEIR_OK;
+}
+static weir_err count_process(weir_ctx *ctx, const weir_record *r) {
+    (void)r;
+    ((count_local *)weir_ctx_local(ctx))->n++;
+    return WEIR_OK;
+}
+static void count_close(weir_ctx *ctx) {
+    count_local *c = weir_ctx_local(ctx);
+    weir_counter_add(weir_metrics_counter(weir_ctx_metrics(ctx), "bench.consumed"), c->n);
+    free(c);
+}
+static const weir_operator_def count_def = {
+    .kind = "count", .open = count_open, .process = count_process, .close = count_close};
+
+static double bench_consume(const char *bootstrap, const char *topic, int p, size_t n) {
+    (void)n;
+    weir_kafka_source_conf kc;
+    memset(&kc, 0, sizeof kc);
+    snprintf(kc.bootstrap, sizeof kc.bootstrap, "%s", bootstrap);
+    snprintf(kc.topics[0], sizeof kc.topics[0], "%s", topic);
+    kc.n_topics = 1;
+    snprintf(kc.group_id, sizeof kc.group_id, "weir-bench");
+    kc.bounded = 1;
+    weir_error err = {0};
+    weir_graph *g = weir_graph_new("bench-consume");
+    int s = weir_graph_add(g, "source", "kafka-source", &weir_kafka_source_def, &kc, p, &err);
+    int c = weir_graph_add(g, "count", "count", &count_def, NULL, p, &err);
+    weir_graph_connect(g, s, NULL, c, WEIR_PART_FORWARD, &err);
+    weir_job_options jo = {0};
+    meter m = meter_start();
+    weir_job *j = weir_job_start(g, &jo, &err);
+    double r = 0;
+    if (!j || weir_job_wait(j, &err)) {
+        fprintf(stderr, "weir bench: consume job failed: %s\n", err.msg);
+    } else {
+        char what[64];
+        snprintf(what, sizeof what, "raw: Kafka consume only, p=%d", p);
+        int64_t got = weir_metrics_value(weir_job_metrics(j), "bench.consumed");
+        if ((size_t)got != n) fprintf(stderr, "weir bench: consumed %lld of %zu\n", (long long)got, n);
+        r = report(what, &m, (size_t)got);
+    }
+    weir_job_free(j);
+    weir_graph_free(g);
+    return r;
+}
+
+static double bench_job(const char *bootstrap, const char *topic, int p, const char *backend,
+                        const char *tmp, size_t n) {
+    (void)n; /* the job reports what it consumed */
+    dd_job_options o;
+    memset(&o, 0, sizeof o);
+    dd_config_defaults(&o.cfg);
+    snprintf(o.cfg.input_topics[0], sizeof o.cfg.input_topics[0], "%s", topic);
+    o.cfg.n_input_topics = 1;
+    o.kafka_bootstrap = bootstrap;
+    o.bounded = 1;
+    o.parallelism = p;
+    char out[1024], state[1024];
+    snprintf(out, sizeof out, "%s/out-p%d", tmp, p);
+    snprintf(state, sizeof state, "%s/state-p%d", tmp, p);
+    o.output_dir = out;
+    weir_error err = {0};
+    dd_job *dj = dd_job_new(&o, &err);
+    weir_job_options jo = {0};
+    jo.state_backend = backend;
+    jo.state_dir = state;
+    meter m = meter_start();
+    weir_job *j = dj ? weir_job_start(dd_job_graph(dj), &jo, &err) : NULL;
+    double r = 0;
+    if (!j || weir_job_wait(j, &err)) {
+        fprintf(stderr, "weir bench: dedup job failed: %s\n", err.msg);
+    } else {
+        char what[64];
+        snprintf(what, sizeof what, "dedup job, p=%d, %s state", p, backend);
+        int64_t in = weir_metrics_value(weir_job_metrics(j), "quality_gate.input");
+        r = report(what, &m, (size_t)in);
+        weir_buf sum = {0};
+        dd_job_summary(dj, weir_job_metrics(j), 0, &sum);
+        printf("  summary: %s\n", sum.data);
+        weir_buf_free(&sum);
+    }
+    weir_job_free(j);
+    dd_job_free(dj);
+    return r;
+}
+
+static int produce_all(const char *bootstrap, const char *topic, const lines *L) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "2000000", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "2000000", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) return -1;
+    meter m = meter_start();
+    for (size_t i = 0; i < L->n; i++) {
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(L->data + L->off[i], L->len[i]),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (!e) break;
+            rd_kafka_poll(rk, 5);
+        }
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 120000);
+    report("raw: Kafka produce (setup)", &m, L->n);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+static const char bench_usage[] =
+    "Usage: weir bench [options]\n"
+    "  --events N            generated events (default 1000000)\n"
+    "  --dup-fraction F      duplicates (default 0.05)\n"
+    "  --malformed-fraction F malformed events (default 0.01)\n"
+    "  --partitions N        embedded Kafka input partitions (default 256; the mock cluster keeps\n"
+    "                        ~5 MB per partition, so keep events/partitions * 700 B below that)\n"
+    "  --parallelism LIST    comma list (default 1,2)\n"
+    "  --state-backend KIND  rocksdb (default) or heap\n"
+    "  --tmp DIR             scratch directory (default /tmp/weir-bench-<pid>)\n"
+    "  --rss-keys N          only load N dedup keys into RocksDB and print RSS\n";
+
+int weir_cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {{"events", required_argument, 0, 'n'},
+                                         {"dup-fraction", required_argument, 0, 'd'},
+                                         {"malformed-fraction", required_argument, 0, 'm'},
+                                         {"partitions", required_argument, 0, 'P'},
+                                         {"parallelism", required_argument, 0, 'p'},
+                                         {"state-backend", required_argument, 0, 'b'},
+                                         {"tmp", required_argument, 0, 't'},
+                                         {"rss-keys", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    size_t n = 1000000, rss_keys = 0;
+    double dup = 0.05, mal = 0.01;
+    int parts = 256;
+    const char *plist = "1,2", *backend = "rocksdb";
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "/tmp/weir-bench-%d", (int)getpid());
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': n = strtoull(optarg, NULL, 10); break;
+        case 'd': dup = atof(optarg); break;
+        case 'm': mal = atof(optarg); break;
+        case 'P': parts = atoi(optarg); break;
+        case 'p': plist = optarg; break;
+        case 'b': backend = optarg; break;
+        case 't': snprintf(tmp, sizeof tmp, "%s", optarg); break;
+        case 'r': rss_keys = strtoull(optarg, NULL, 10); break;
+        case 'h': fputs(bench_usage, stdout); return 0;
+        default: fputs(bench_usage, stderr); return 2;
+        }
+    }
+    if (!n || parts < 1) {
+        fputs("weir bench: --events and --partitions must be positive\n", stderr);
+        return 2;
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp);
+    if (system(cmd)) return 1;
+    if (rss_keys) {
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s/rss-state", tmp);
+        bench_state(dir, rss_keys, 0.0, 1);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        return system(cmd) ? 1 : 0;
+    }
+    printf("weir bench: %zu events, %.0f%% duplicates, %.0f%% malformed, %d partitions, %ld cores\n",
+           n, dup * 100, mal * 100, parts, sysconf(_SC_NPROCESSORS_ONLN));
+    lines L = {0};
+    meter m = meter_start();
+    if (gen_lines(&L, n, dup, mal, 42)) {
+        fputs("weir bench: generator failed\n", stderr);
+        return 1;
+    }
+    report("setup: generate", &m, L.n);
+    double parse = bench_parse(&L);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/raw-state", tmp);
+    double state = bench_state(dir, n, dup, 0);
+    weir_error err = {0};
+    weir_embedded_kafka *ek = weir_embedded_kafka_start(1, &err);
+    if (!ek || weir_embedded_kafka_create_topic(ek, "streaming_events", parts, &err) ||
+        weir_embedded_kafka_create_topic(ek, "events.dlq.streaming_events.v1", 1, &err) ||
+        weir_embedded_kafka_create_topic(ek, "events.quarantine.streaming_events.v1", 1, &err)) {
+        fprintf(stderr, "weir bench: embedded Kafka: %s\n", err.msg);
+        return 1;
+    }
+    const char *bs = weir_embedded_kafka_bootstrap(ek);
+    if (produce_all(bs, "streaming_events", &L)) return 1;
+    char pl[64];
+    snprintf(pl, sizeof pl, "%s", plist);
+    for (char *save = NULL, *tok = strtok_r(pl, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int p = atoi(tok);
+        if (p < 1) continue;
+        double consume = bench_consume(bs, "streaming_events", p, L.n);
+        double job = bench_job(bs, "streaming_events", p, backend, tmp, L.n);
+        printf("  ratios (per cpu-second): job/consume %.2f, job/parse %.2f, job/state %.2f; "
+               "bar 200000 ev/s per core: %s\n",
+               consume > 0 ? job / consume : 0, parse > 0 ? job / parse : 0,
+               state > 0 ? job / state : 0, job >= 200000 ? "met" : "NOT met");
+    }
+    weir_embedded_kafka_stop(ek);
+    free(L.data);
+    free(L.off);
+    free(L.len);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    return system(cmd) ? 1 : 0;
+}
