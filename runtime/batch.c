@@ -106,13 +106,22 @@ int weir_batch_add(weir_batch *b, const weir_record *r) {
     return 0;
 }
 
-size_t weir_batch_count(const weir_batch *b) { return b->n; }
-size_t weir_batch_bytes(const weir_batch *b) { return b->bytes; }
-const weir_record *weir_batch_get(const weir_batch *b, size_t i) { return &b->recs[i]; }
-const weir_record *weir_batch_records(const weir_batch *b) { return b->recs; }
+size_t weir_batch_count(const weir_batch *b) {
+    return b->n;
+}
+size_t weir_batch_bytes(const weir_batch *b) {
+    return b->bytes;
+}
+const weir_record *weir_batch_get(const weir_batch *b, size_t i) {
+    return &b->recs[i];
+}
+const weir_record *weir_batch_records(const weir_batch *b) {
+    return b->recs;
+}
 
 void weir_batch_clear(weir_batch *b) {
-    for (chunk *c = b->head; c; c = c->next) c->used = 0;
+    for (chunk *c = b->head; c; c = c->next)
+        c->used = 0;
     b->cur = b->head;
     b->n = 0;
     b->bytes = 0;

@@ -27,7 +27,8 @@ void wgate_free(wgate *g) {
             wch_item *it = &c->ring[(c->head + k) % c->cap];
             if (it->kind == WCH_BATCH) weir_batch_free(it->batch);
         }
-        for (size_t k = 0; k < c->n_free; k++) weir_batch_free(c->free_batches[k]);
+        for (size_t k = 0; k < c->n_free; k++)
+            weir_batch_free(c->free_batches[k]);
         free(c->free_batches);
         free(c->ring);
         pthread_cond_destroy(&c->not_full);
@@ -64,14 +65,16 @@ wchannel *wgate_add_channel(wgate *g, size_t cap) {
 void wgate_wake_all(wgate *g) {
     pthread_mutex_lock(&g->mu);
     pthread_cond_broadcast(&g->cv);
-    for (int i = 0; i < g->nch; i++) pthread_cond_broadcast(&g->ch[i]->not_full);
+    for (int i = 0; i < g->nch; i++)
+        pthread_cond_broadcast(&g->ch[i]->not_full);
     pthread_mutex_unlock(&g->mu);
 }
 
 weir_err wch_push(wchannel *c, const wch_item *it) {
     wgate *g = c->gate;
     pthread_mutex_lock(&g->mu);
-    while (c->count == c->cap && !atomic_load(g->cancelled)) pthread_cond_wait(&c->not_full, &g->mu);
+    while (c->count == c->cap && !atomic_load(g->cancelled))
+        pthread_cond_wait(&c->not_full, &g->mu);
     if (atomic_load(g->cancelled)) {
         pthread_mutex_unlock(&g->mu);
         return WEIR_ECANCELLED;
@@ -114,7 +117,8 @@ int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more) {
             /* fairness: move on to the next channel once a batch was taken */
             g->rr = (i + 1) % g->nch;
             int m = 0;
-            for (int j = 0; j < g->nch && !m; j++) m = g->ch[j]->count > 0;
+            for (int j = 0; j < g->nch && !m; j++)
+                m = g->ch[j]->count > 0;
             *more = m;
             *from = c;
             pthread_mutex_unlock(&g->mu);

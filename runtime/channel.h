@@ -26,9 +26,9 @@ typedef enum wch_kind { WCH_BATCH = 0, WCH_WATERMARK, WCH_BARRIER, WCH_END } wch
 /** One stream element in a channel. */
 typedef struct wch_item {
     wch_kind kind;
-    weir_batch *batch;     /**< WCH_BATCH: ownership moves with the item */
-    int64_t watermark_ms;  /**< WCH_WATERMARK */
-    weir_barrier barrier;  /**< WCH_BARRIER */
+    weir_batch *batch;    /**< WCH_BATCH: ownership moves with the item */
+    int64_t watermark_ms; /**< WCH_WATERMARK */
+    weir_barrier barrier; /**< WCH_BARRIER */
 } wch_item;
 
 typedef struct wgate wgate;
@@ -41,8 +41,8 @@ typedef struct wchannel {
     pthread_cond_t not_full;
     weir_batch **free_batches;
     size_t n_free, free_cap;
-    int ended;             /**< consumer side: END seen */
-    int64_t watermark_ms;  /**< consumer side: last watermark from this channel */
+    int ended;            /**< consumer side: END seen */
+    int64_t watermark_ms; /**< consumer side: last watermark from this channel */
 } wchannel;
 
 /** The input gate of one consumer task. */

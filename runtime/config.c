@@ -17,7 +17,9 @@ struct weir_config {
     size_t n, cap;
 };
 
-weir_config *weir_config_new(void) { return calloc(1, sizeof(weir_config)); }
+weir_config *weir_config_new(void) {
+    return calloc(1, sizeof(weir_config));
+}
 
 void weir_config_free(weir_config *c) {
     if (!c) return;
@@ -89,7 +91,8 @@ weir_err weir_config_get_int(const weir_config *c, const char *key, int64_t dflt
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    while (*end && isspace((unsigned char)*end)) end++;
+    while (*end && isspace((unsigned char)*end))
+        end++;
     if (errno || end == v || *end)
         return weir_error_set(err, WEIR_EINVAL, 0, "%s: '%s' is not an integer", key, v);
     *out = x;
@@ -100,18 +103,22 @@ weir_err weir_config_get_int(const weir_config *c, const char *key, int64_t dflt
 static weir_err parse_with_units(const char *text, int64_t *out, const char *const *names,
                                  const int64_t *mult, size_t n_units, int64_t bare_mult) {
     const char *p = text;
-    while (isspace((unsigned char)*p)) p++;
+    while (isspace((unsigned char)*p))
+        p++;
     if (!isdigit((unsigned char)*p)) return WEIR_EINVAL;
     char *end;
     errno = 0;
     long long x = strtoll(p, &end, 10);
     if (errno) return WEIR_EINVAL;
-    while (isspace((unsigned char)*end)) end++;
+    while (isspace((unsigned char)*end))
+        end++;
     char unit[16];
     size_t ul = 0;
-    while (*end && !isspace((unsigned char)*end) && ul + 1 < sizeof unit) unit[ul++] = *end++;
+    while (*end && !isspace((unsigned char)*end) && ul + 1 < sizeof unit)
+        unit[ul++] = *end++;
     unit[ul] = '\0';
-    while (isspace((unsigned char)*end)) end++;
+    while (isspace((unsigned char)*end))
+        end++;
     if (*end) return WEIR_EINVAL;
     int64_t m = bare_mult;
     if (ul) {
@@ -127,19 +134,19 @@ static weir_err parse_with_units(const char *text, int64_t *out, const char *con
 }
 
 weir_err weir_parse_duration_ms(const char *text, int64_t *out) {
-    static const char *const names[] = {"ms",     "milli",   "millis", "millisecond", "milliseconds",
-                                        "s",      "sec",     "secs",   "second",      "seconds",
-                                        "min",    "m",       "minute", "minutes",     "h",
-                                        "hour",   "hours",   "d",      "day",         "days"};
-    static const int64_t mult[] = {1,     1,     1,     1,       1,       1000,    1000,
-                                   1000,  1000,  1000,  60000,   60000,   60000,   60000,
+    static const char *const names[] = {"ms",   "milli", "millis", "millisecond", "milliseconds",
+                                        "s",    "sec",   "secs",   "second",      "seconds",
+                                        "min",  "m",     "minute", "minutes",     "h",
+                                        "hour", "hours", "d",      "day",         "days"};
+    static const int64_t mult[] = {1,       1,       1,       1,        1,        1000,    1000,
+                                   1000,    1000,    1000,    60000,    60000,    60000,   60000,
                                    3600000, 3600000, 3600000, 86400000, 86400000, 86400000};
     return parse_with_units(text, out, names, mult, sizeof mult / sizeof mult[0], 1);
 }
 
 weir_err weir_parse_bytes(const char *text, int64_t *out) {
     static const char *const names[] = {"b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"};
-    static const int64_t mult[] = {1,       1024,    1024,    1024,       1048576,
+    static const int64_t mult[] = {1,       1024,    1024,       1024,       1048576,
                                    1048576, 1048576, 1073741824, 1073741824, 1073741824};
     return parse_with_units(text, out, names, mult, sizeof mult / sizeof mult[0], 1);
 }
@@ -159,5 +166,6 @@ weir_err weir_config_get_duration_ms(const weir_config *c, const char *key, int6
 
 void weir_config_foreach(const weir_config *c, void (*fn)(void *ud, const char *k, const char *v),
                          void *ud) {
-    for (size_t i = 0; c && i < c->n; i++) fn(ud, c->keys[i], c->vals[i]);
+    for (size_t i = 0; c && i < c->n; i++)
+        fn(ud, c->keys[i], c->vals[i]);
 }

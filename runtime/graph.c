@@ -28,14 +28,17 @@ void weir_graph_free(weir_graph *g) {
         free(g->v[i].uid);
         free(g->v[i].name);
     }
-    for (int i = 0; i < g->ne; i++) free(g->e[i].tag);
+    for (int i = 0; i < g->ne; i++)
+        free(g->e[i].tag);
     free(g->v);
     free(g->e);
     free(g->job_name);
     free(g);
 }
 
-const char *weir_graph_job_name(const weir_graph *g) { return g->job_name; }
+const char *weir_graph_job_name(const weir_graph *g) {
+    return g->job_name;
+}
 
 int weir_graph_find(const weir_graph *g, const char *uid) {
     for (int i = 0; i < g->nv; i++)
@@ -43,7 +46,9 @@ int weir_graph_find(const weir_graph *g, const char *uid) {
     return -1;
 }
 
-int weir_graph_vertex_count(const weir_graph *g) { return g->nv; }
+int weir_graph_vertex_count(const weir_graph *g) {
+    return g->nv;
+}
 
 int weir_graph_add(weir_graph *g, const char *uid, const char *name, const weir_operator_def *def,
                    void *udata, int32_t parallelism, weir_error *err) {

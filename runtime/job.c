@@ -75,10 +75,10 @@ typedef struct task {
     struct weir_job *job;
     struct weir_ctx **ops; /* chain members, parents before children; ops[0] is the head */
     int nops, capops;
-    wgate *gate;           /* NULL for sources */
+    wgate *gate; /* NULL for sources */
     pthread_t th;
     int started;
-    int64_t wm_in;         /* min input watermark forwarded so far */
+    int64_t wm_in; /* min input watermark forwarded so far */
 } task;
 
 struct weir_job {
@@ -150,21 +150,51 @@ static int mkdir_p(const char *path) {
 
 /* ------------------------------------------------------------ ctx accessors */
 
-void *weir_ctx_udata(const weir_ctx *c) { return c->v->udata; }
-void *weir_ctx_local(const weir_ctx *c) { return c->local; }
-void weir_ctx_set_local(weir_ctx *c, void *l) { c->local = l; }
-int32_t weir_ctx_subtask(const weir_ctx *c) { return c->subtask; }
-int32_t weir_ctx_parallelism(const weir_ctx *c) { return c->parallelism; }
-int32_t weir_ctx_max_parallelism(const weir_ctx *c) { return c->max_par; }
-weir_kg_range weir_ctx_key_groups(const weir_ctx *c) { return c->kgr; }
-const char *weir_ctx_uid(const weir_ctx *c) { return c->v->uid; }
-const char *weir_ctx_name(const weir_ctx *c) { return c->v->name; }
-const char *weir_ctx_where(const weir_ctx *c) { return c->where; }
-const weir_config *weir_ctx_config(const weir_ctx *c) { return c->job->opt.config; }
-weir_metrics *weir_ctx_metrics(const weir_ctx *c) { return c->job->metrics; }
-int64_t weir_ctx_now_ms(const weir_ctx *c) { return c->job->opt.clock(c->job->opt.clock_ud); }
-weir_state_backend *weir_ctx_state_backend(weir_ctx *c) { return c->backend; }
-int weir_ctx_cancelled(const weir_ctx *c) { return atomic_load(&c->job->cancelled); }
+void *weir_ctx_udata(const weir_ctx *c) {
+    return c->v->udata;
+}
+void *weir_ctx_local(const weir_ctx *c) {
+    return c->local;
+}
+void weir_ctx_set_local(weir_ctx *c, void *l) {
+    c->local = l;
+}
+int32_t weir_ctx_subtask(const weir_ctx *c) {
+    return c->subtask;
+}
+int32_t weir_ctx_parallelism(const weir_ctx *c) {
+    return c->parallelism;
+}
+int32_t weir_ctx_max_parallelism(const weir_ctx *c) {
+    return c->max_par;
+}
+weir_kg_range weir_ctx_key_groups(const weir_ctx *c) {
+    return c->kgr;
+}
+const char *weir_ctx_uid(const weir_ctx *c) {
+    return c->v->uid;
+}
+const char *weir_ctx_name(const weir_ctx *c) {
+    return c->v->name;
+}
+const char *weir_ctx_where(const weir_ctx *c) {
+    return c->where;
+}
+const weir_config *weir_ctx_config(const weir_ctx *c) {
+    return c->job->opt.config;
+}
+weir_metrics *weir_ctx_metrics(const weir_ctx *c) {
+    return c->job->metrics;
+}
+int64_t weir_ctx_now_ms(const weir_ctx *c) {
+    return c->job->opt.clock(c->job->opt.clock_ud);
+}
+weir_state_backend *weir_ctx_state_backend(weir_ctx *c) {
+    return c->backend;
+}
+int weir_ctx_cancelled(const weir_ctx *c) {
+    return atomic_load(&c->job->cancelled);
+}
 
 weir_err weir_ctx_fail(weir_ctx *c, weir_err code, const char *fmt, ...) {
     va_list ap;
@@ -234,7 +264,8 @@ static weir_err writer_write(struct weir_job *j, writer *w, const weir_record *r
 
 static weir_err writer_broadcast_item(writer *w, const wch_item *it) {
     weir_err rc = writer_flush(w);
-    for (int t = 0; !rc && t < w->nt; t++) rc = wch_push(w->targets[t], it);
+    for (int t = 0; !rc && t < w->nt; t++)
+        rc = wch_push(w->targets[t], it);
     return rc;
 }
 
@@ -246,9 +277,12 @@ static weir_err deliver(weir_ctx *c, const weir_record *rec) {
         rc = weir_state_set_current_key(c->backend, rec->key, rec->key_len, rec->key_group);
         if (rc) return rc;
     }
-    if (c->v->def->process) rc = c->v->def->process(c, rec);
-    else if (c->v->def->process_batch) rc = c->v->def->process_batch(c, rec, 1);
-    else rc = WEIR_OK;
+    if (c->v->def->process)
+        rc = c->v->def->process(c, rec);
+    else if (c->v->def->process_batch)
+        rc = c->v->def->process_batch(c, rec, 1);
+    else
+        rc = WEIR_OK;
     if (rc && rc != WEIR_ECANCELLED && !c->fail_msg[0])
         snprintf(c->fail_msg, sizeof c->fail_msg, "%s", weir_err_name(rc));
     return rc;
@@ -272,8 +306,7 @@ static weir_err emit_to(weir_ctx *c, output *o, const weir_record *rec) {
     }
     for (int i = 0; i < o->nwriters; i++) {
         weir_err rc = writer_write(c->job, o->writers[i], rec);
-        if (rc == WEIR_EINVAL)
-            return weir_ctx_fail(c, rc, "record without key on a hash edge");
+        if (rc == WEIR_EINVAL) return weir_ctx_fail(c, rc, "record without key on a hash edge");
         if (rc) return rc;
     }
     return WEIR_OK;
@@ -440,8 +473,10 @@ static void run_consumer(task *t) {
 
 static void *task_main(void *arg) {
     task *t = arg;
-    if (t->gate) run_consumer(t);
-    else run_source(t);
+    if (t->gate)
+        run_consumer(t);
+    else
+        run_source(t);
     return NULL;
 }
 
@@ -553,7 +588,8 @@ static weir_err build(struct weir_job *j, weir_error *err) {
             c->max_par = vertex_max_par(vx);
             c->kgr = weir_key_group_range(s, c->parallelism, c->max_par);
             c->keyed = keyed;
-            snprintf(c->where, sizeof c->where, "%s (%d/%d)", vx->name, s + 1, (int)vx->parallelism);
+            snprintf(c->where, sizeof c->where, "%s (%d/%d)", vx->name, s + 1,
+                     (int)vx->parallelism);
         }
     }
     /* tasks: one per (chain head, subtask); members in topological (BFS) order */
@@ -679,8 +715,10 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
     if (!j->opt.batch_records) j->opt.batch_records = 512;
     if (!j->opt.channel_capacity) j->opt.channel_capacity = 8;
     if (!j->opt.clock) j->opt.clock = wall_clock_ms;
-    if (j->opt.state_dir) snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
-    else snprintf(j->state_dir, sizeof j->state_dir, "/tmp/weir-state-%d", (int)getpid());
+    if (j->opt.state_dir)
+        snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
+    else
+        snprintf(j->state_dir, sizeof j->state_dir, "/tmp/weir-state-%d", (int)getpid());
     atomic_init(&j->cancelled, 0);
     atomic_init(&j->draining, 0);
     pthread_mutex_init(&j->err_mu, NULL);
@@ -740,15 +778,20 @@ weir_err weir_job_wait(weir_job *j, weir_error *err) {
     return rc;
 }
 
-void weir_job_drain(weir_job *j) { atomic_store(&j->draining, 1); }
+void weir_job_drain(weir_job *j) {
+    atomic_store(&j->draining, 1);
+}
 
-weir_metrics *weir_job_metrics(weir_job *j) { return j->metrics; }
+weir_metrics *weir_job_metrics(weir_job *j) {
+    return j->metrics;
+}
 
 void weir_job_free(weir_job *j) {
     if (!j) return;
     for (int i = 0; i < j->nwriters; i++) {
         writer *w = j->writers[i];
-        for (int t = 0; w->pending && t < w->nt; t++) weir_batch_free(w->pending[t]);
+        for (int t = 0; w->pending && t < w->nt; t++)
+            weir_batch_free(w->pending[t]);
         free(w->pending);
         free(w->targets);
         free(w);

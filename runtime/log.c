@@ -22,17 +22,24 @@ static int current_level(void) {
     const char *e = getenv("WEIR_LOG_LEVEL");
     l = WEIR_LOG_WARN;
     if (e) {
-        if (!strcasecmp(e, "error")) l = WEIR_LOG_ERROR;
-        else if (!strcasecmp(e, "info")) l = WEIR_LOG_INFO;
-        else if (!strcasecmp(e, "debug")) l = WEIR_LOG_DEBUG;
+        if (!strcasecmp(e, "error"))
+            l = WEIR_LOG_ERROR;
+        else if (!strcasecmp(e, "info"))
+            l = WEIR_LOG_INFO;
+        else if (!strcasecmp(e, "debug"))
+            l = WEIR_LOG_DEBUG;
     }
     atomic_store(&g_level, l);
     return l;
 }
 
-void weir_log_set_level(weir_log_level lvl) { atomic_store(&g_level, (int)lvl); }
+void weir_log_set_level(weir_log_level lvl) {
+    atomic_store(&g_level, (int)lvl);
+}
 
-int weir_log_enabled(weir_log_level lvl) { return (int)lvl <= current_level(); }
+int weir_log_enabled(weir_log_level lvl) {
+    return (int)lvl <= current_level();
+}
 
 void weir_log(weir_log_level lvl, const char *where, const char *fmt, ...) {
     if (!weir_log_enabled(lvl)) return;
@@ -42,8 +49,8 @@ void weir_log(weir_log_level lvl, const char *where, const char *fmt, ...) {
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s%s%s", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s%s%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (int)(tv.tv_usec / 1000), names[lvl], where ? "[" : "", where ? where : "",
                      where ? "] " : "");
     if (n < 0 || (size_t)n >= sizeof line) n = 0;

@@ -54,8 +54,10 @@ weir_counter *weir_metrics_counter(weir_metrics *m, const char *name) {
         if (c) {
             memcpy(c->name, name, n + 1);
             atomic_init(&c->value, 0);
-            if (m->tail) m->tail->next = c;
-            else m->head = c;
+            if (m->tail)
+                m->tail->next = c;
+            else
+                m->head = c;
             m->tail = c;
         }
     }
@@ -82,6 +84,7 @@ int64_t weir_metrics_value(weir_metrics *m, const char *name) {
 void weir_metrics_foreach(weir_metrics *m, void (*fn)(void *ud, const char *name, int64_t v),
                           void *ud) {
     pthread_mutex_lock(&m->lock);
-    for (weir_counter *c = m->head; c; c = c->next) fn(ud, c->name, weir_counter_get(c));
+    for (weir_counter *c = m->head; c; c = c->next)
+        fn(ud, c->name, weir_counter_get(c));
     pthread_mutex_unlock(&m->lock);
 }

@@ -121,8 +121,9 @@ static double bench_parse(const lines *L) {
 static void make_key(char out[37], uint64_t i) {
     /* UUID-shaped keys, like production event ids */
     uint64_t a = i * 0x9E3779B97F4A7C15ULL, b = (i + 7) * 0xC2B2AE3D27D4EB4FULL;
-    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xffff, (unsigned)(b >> 48), (unsigned long long)(b & 0xffffffffffffULL));
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xffff, (unsigned)(b >> 48),
+             (unsigned long long)(b & 0xffffffffffffULL));
 }
 
 /* The dedup state loop over @p n keys (5 % repeats): multi-get 512, multi-put the new ones. */
@@ -152,8 +153,10 @@ static double bench_state(const char *dir, size_t n, double dup, int report_rss)
         for (size_t i = 0; i < b; i++) {
             uint64_t id = next;
             /* deterministic ~dup share of repeats of a recent key */
-            if (next > 1000 && (double)((next * 2654435761u) % 10000) < dup * 10000) id = next - 1 - (next % 997);
-            else next++;
+            if (next > 1000 && (double)((next * 2654435761u) % 10000) < dup * 10000)
+                id = next - 1 - (next % 997);
+            else
+                next++;
             make_key(keys[i], id);
             k[i].key = keys[i];
             k[i].len = 36;
@@ -229,7 +232,8 @@ static double bench_consume(const char *bootstrap, const char *topic, int p, siz
         char what[64];
         snprintf(what, sizeof what, "raw: Kafka consume only, p=%d", p);
         int64_t got = weir_metrics_value(weir_job_metrics(j), "bench.consumed");
-        if ((size_t)got != n) fprintf(stderr, "weir bench: consumed %lld of %zu\n", (long long)got, n);
+        if ((size_t)got != n)
+            fprintf(stderr, "weir bench: consumed %lld of %zu\n", (long long)got, n);
         r = report(what, &m, (size_t)got);
     }
     weir_job_free(j);
@@ -336,16 +340,36 @@ int weir_cmd_bench(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': n = strtoull(optarg, NULL, 10); break;
-        case 'd': dup = atof(optarg); break;
-        case 'm': mal = atof(optarg); break;
-        case 'P': parts = atoi(optarg); break;
-        case 'p': plist = optarg; break;
-        case 'b': backend = optarg; break;
-        case 't': snprintf(tmp, sizeof tmp, "%s", optarg); break;
-        case 'r': rss_keys = strtoull(optarg, NULL, 10); break;
-        case 'h': fputs(bench_usage, stdout); return 0;
-        default: fputs(bench_usage, stderr); return 2;
+        case 'n':
+            n = strtoull(optarg, NULL, 10);
+            break;
+        case 'd':
+            dup = atof(optarg);
+            break;
+        case 'm':
+            mal = atof(optarg);
+            break;
+        case 'P':
+            parts = atoi(optarg);
+            break;
+        case 'p':
+            plist = optarg;
+            break;
+        case 'b':
+            backend = optarg;
+            break;
+        case 't':
+            snprintf(tmp, sizeof tmp, "%s", optarg);
+            break;
+        case 'r':
+            rss_keys = strtoull(optarg, NULL, 10);
+            break;
+        case 'h':
+            fputs(bench_usage, stdout);
+            return 0;
+        default:
+            fputs(bench_usage, stderr);
+            return 2;
         }
     }
     if (!n || parts < 1) {
@@ -362,8 +386,9 @@ int weir_cmd_bench(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
         return system(cmd) ? 1 : 0;
     }
-    printf("weir bench: %zu events, %.0f%% duplicates, %.0f%% malformed, %d partitions, %ld cores\n",
-           n, dup * 100, mal * 100, parts, sysconf(_SC_NPROCESSORS_ONLN));
+    printf(
+        "weir bench: %zu events, %.0f%% duplicates, %.0f%% malformed, %d partitions, %ld cores\n",
+        n, dup * 100, mal * 100, parts, sysconf(_SC_NPROCESSORS_ONLN));
     lines L = {0};
     meter m = meter_start();
     if (gen_lines(&L, n, dup, mal, 42)) {
@@ -387,7 +412,8 @@ int weir_cmd_bench(int argc, char **argv) {
     if (produce_all(bs, "streaming_events", &L)) return 1;
     char pl[64];
     snprintf(pl, sizeof pl, "%s", plist);
-    for (char *save = NULL, *tok = strtok_r(pl, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(pl, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         int p = atoi(tok);
         if (p < 1) continue;
         double consume = bench_consume(bs, "streaming_events", p, L.n);

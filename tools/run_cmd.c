@@ -47,7 +47,8 @@ static const char run_usage[] =
     "  --seed S, --dup-fraction F, --malformed-fraction F   generator settings (embedded mode)\n"
     "  --partitions N             embedded mode: input topic partitions (default 8)\n"
     "  --output-dir DIR           write <table>.jsonl per ClickHouse table, plus\n"
-    "                             streaming_events_dlq.jsonl and streaming_events_quarantine.jsonl\n"
+    "                             streaming_events_dlq.jsonl and "
+    "streaming_events_quarantine.jsonl\n"
     "  -p, --parallelism N        parallelism of the job's operators (default 1 or\n"
     "                             -D parallelism.default)\n"
     "  --max-parallelism N        key groups of keyed operators (default: Flink's rule, >= 128)\n"
@@ -169,7 +170,8 @@ static void *feeder_main(void *arg) {
             size_t cap = 0;
             ssize_t n;
             while (!rc && (n = getline(&l, &cap, fp)) >= 0) {
-                while (n > 0 && (l[n - 1] == '\n' || l[n - 1] == '\r')) n--;
+                while (n > 0 && (l[n - 1] == '\n' || l[n - 1] == '\r'))
+                    n--;
                 rc = feed_one(f, rk, l, (size_t)n, window);
             }
             free(l);
@@ -186,7 +188,8 @@ static void *feeder_main(void *arg) {
         weir_gen_free(g);
     }
     weir_buf_free(&line);
-    while (rd_kafka_outq_len(rk) > 0) rd_kafka_poll(rk, 10);
+    while (rd_kafka_outq_len(rk) > 0)
+        rd_kafka_poll(rk, 10);
     rd_kafka_destroy(rk);
     if (rc) atomic_store(&f->failed, 1);
     atomic_store(&f->done, 1);
@@ -196,8 +199,21 @@ static void *feeder_main(void *arg) {
 /* ----------------------------------------------------------------- the command */
 
 enum {
-    OPT_INPUT = 1000, OPT_KAFKA, OPT_TOPIC, OPT_DLQ, OPT_QUAR, OPT_GENERATE, OPT_SEED, OPT_DUP,
-    OPT_MAL, OPT_PARTS, OPT_OUT, OPT_MAXP, OPT_BACKEND, OPT_STATEDIR, OPT_BOUNDED
+    OPT_INPUT = 1000,
+    OPT_KAFKA,
+    OPT_TOPIC,
+    OPT_DLQ,
+    OPT_QUAR,
+    OPT_GENERATE,
+    OPT_SEED,
+    OPT_DUP,
+    OPT_MAL,
+    OPT_PARTS,
+    OPT_OUT,
+    OPT_MAXP,
+    OPT_BACKEND,
+    OPT_STATEDIR,
+    OPT_BOUNDED
 };
 
 static int parse_long(const char *s, long long lo, long long hi, long long *out) {
@@ -210,25 +226,24 @@ static int parse_long(const char *s, long long lo, long long hi, long long *out)
 }
 
 int weir_cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"input", required_argument, 0, OPT_INPUT},
-        {"kafka", required_argument, 0, OPT_KAFKA},
-        {"topic", required_argument, 0, OPT_TOPIC},
-        {"dlq-topic", required_argument, 0, OPT_DLQ},
-        {"quarantine-topic", required_argument, 0, OPT_QUAR},
-        {"generate", required_argument, 0, OPT_GENERATE},
-        {"seed", required_argument, 0, OPT_SEED},
-        {"dup-fraction", required_argument, 0, OPT_DUP},
-        {"malformed-fraction", required_argument, 0, OPT_MAL},
-        {"partitions", required_argument, 0, OPT_PARTS},
-        {"output-dir", required_argument, 0, OPT_OUT},
-        {"parallelism", required_argument, 0, 'p'},
-        {"max-parallelism", required_argument, 0, OPT_MAXP},
-        {"state-backend", required_argument, 0, OPT_BACKEND},
-        {"state-dir", required_argument, 0, OPT_STATEDIR},
-        {"bounded", no_argument, 0, OPT_BOUNDED},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"input", required_argument, 0, OPT_INPUT},
+                                         {"kafka", required_argument, 0, OPT_KAFKA},
+                                         {"topic", required_argument, 0, OPT_TOPIC},
+                                         {"dlq-topic", required_argument, 0, OPT_DLQ},
+                                         {"quarantine-topic", required_argument, 0, OPT_QUAR},
+                                         {"generate", required_argument, 0, OPT_GENERATE},
+                                         {"seed", required_argument, 0, OPT_SEED},
+                                         {"dup-fraction", required_argument, 0, OPT_DUP},
+                                         {"malformed-fraction", required_argument, 0, OPT_MAL},
+                                         {"partitions", required_argument, 0, OPT_PARTS},
+                                         {"output-dir", required_argument, 0, OPT_OUT},
+                                         {"parallelism", required_argument, 0, 'p'},
+                                         {"max-parallelism", required_argument, 0, OPT_MAXP},
+                                         {"state-backend", required_argument, 0, OPT_BACKEND},
+                                         {"state-dir", required_argument, 0, OPT_STATEDIR},
+                                         {"bounded", no_argument, 0, OPT_BOUNDED},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *kafka = NULL, *topic = NULL, *dlq = NULL, *quar = NULL, *out = NULL;
@@ -255,17 +270,39 @@ int weir_cmd_run(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "p:D:h", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_INPUT: inputs[n_inputs++] = optarg; break;
-        case OPT_KAFKA: kafka = optarg; break;
-        case OPT_TOPIC: topic = optarg; break;
-        case OPT_DLQ: dlq = optarg; break;
-        case OPT_QUAR: quar = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_BACKEND: backend = optarg; break;
-        case OPT_STATEDIR: state_dir = optarg; break;
-        case OPT_BOUNDED: bounded = 1; break;
-        case OPT_DUP: dupf = atof(optarg); break;
-        case OPT_MAL: malf = atof(optarg); break;
+        case OPT_INPUT:
+            inputs[n_inputs++] = optarg;
+            break;
+        case OPT_KAFKA:
+            kafka = optarg;
+            break;
+        case OPT_TOPIC:
+            topic = optarg;
+            break;
+        case OPT_DLQ:
+            dlq = optarg;
+            break;
+        case OPT_QUAR:
+            quar = optarg;
+            break;
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_BACKEND:
+            backend = optarg;
+            break;
+        case OPT_STATEDIR:
+            state_dir = optarg;
+            break;
+        case OPT_BOUNDED:
+            bounded = 1;
+            break;
+        case OPT_DUP:
+            dupf = atof(optarg);
+            break;
+        case OPT_MAL:
+            malf = atof(optarg);
+            break;
         case OPT_GENERATE:
         case OPT_SEED:
         case OPT_PARTS:
@@ -280,11 +317,16 @@ int weir_cmd_run(int argc, char **argv) {
                 status = 2;
                 goto done;
             }
-            if (c == 'p') p = v;
-            else if (c == OPT_MAXP) maxp = v;
-            else if (c == OPT_SEED) seed = v;
-            else if (c == OPT_PARTS) parts = v;
-            else generate = v;
+            if (c == 'p')
+                p = v;
+            else if (c == OPT_MAXP)
+                maxp = v;
+            else if (c == OPT_SEED)
+                seed = v;
+            else if (c == OPT_PARTS)
+                parts = v;
+            else
+                generate = v;
             break;
         }
         case 'D':
@@ -447,7 +489,8 @@ int weir_cmd_run(int argc, char **argv) {
         int64_t last = -1, since = now_ms();
         for (;;) {
             int64_t in = weir_metrics_value(weir_job_metrics(job), "quality_gate.input");
-            if (atomic_load(&fd.done) && (atomic_load(&fd.failed) || in >= atomic_load(&fd.produced)))
+            if (atomic_load(&fd.done) &&
+                (atomic_load(&fd.failed) || in >= atomic_load(&fd.produced)))
                 break;
             if (in != last) {
                 last = in;

@@ -42,8 +42,8 @@ struct dd_job {
 
 /* Counters one subtask resolves once in open(). */
 typedef struct counters {
-    weir_counter *input, *accepted_gate, *dlq_gate, *dup, *dedup_accepted, *parse_fail,
-        *oversize, *dlq_total, *quarantine_total, *rows[DD_T__COUNT];
+    weir_counter *input, *accepted_gate, *dlq_gate, *dup, *dedup_accepted, *parse_fail, *oversize,
+        *dlq_total, *quarantine_total, *rows[DD_T__COUNT];
 } counters;
 
 static void counters_init(counters *c, weir_metrics *m) {
@@ -71,8 +71,10 @@ static weir_err emit_envelope(weir_ctx *ctx, const dd_job_shared *sh, const coun
         weir_buf_reset(buf);
         dd_envelope_write_kafka(buf, env);
         if (buf->oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory encoding an envelope");
-        weir_record r = {.value = (const uint8_t *)buf->data, .value_len = (uint32_t)buf->len,
-                         .timestamp_ms = WEIR_NO_TIMESTAMP, .key_group = -1};
+        weir_record r = {.value = (const uint8_t *)buf->data,
+                         .value_len = (uint32_t)buf->len,
+                         .timestamp_ms = WEIR_NO_TIMESTAMP,
+                         .key_group = -1};
         weir_err rc = weir_emit_side(ctx, quarantine ? "quarantine-kafka" : "dlq-kafka", &r);
         if (rc) return rc;
     }
@@ -93,9 +95,12 @@ static weir_err emit_envelope(weir_ctx *ctx, const dd_job_shared *sh, const coun
             return WEIR_OK;
         }
         const char *table = sh->table_names[quarantine ? DD_T_QUARANTINE : DD_T_DLQ];
-        weir_record r = {.key = (const uint8_t *)table, .key_len = (uint32_t)strlen(table),
-                         .value = (const uint8_t *)buf->data, .value_len = (uint32_t)buf->len,
-                         .timestamp_ms = WEIR_NO_TIMESTAMP, .key_group = -1};
+        weir_record r = {.key = (const uint8_t *)table,
+                         .key_len = (uint32_t)strlen(table),
+                         .value = (const uint8_t *)buf->data,
+                         .value_len = (uint32_t)buf->len,
+                         .timestamp_ms = WEIR_NO_TIMESTAMP,
+                         .key_group = -1};
         return weir_emit_side(ctx, quarantine ? "quarantine-row" : "dlq-row", &r);
     }
     return WEIR_OK;
@@ -207,7 +212,8 @@ static weir_err dedup_open(weir_ctx *ctx) {
 static int grow_dedup(dedup_local *L, size_t n) {
     if (n <= L->cap) return 0;
     size_t c = L->cap ? L->cap : 256;
-    while (c < n) c *= 2;
+    while (c < n)
+        c *= 2;
     void *p[6] = {realloc(L->k, c * sizeof *L->k), NULL, NULL, NULL, NULL, NULL};
     if (!p[0]) return -1;
     L->k = p[0];
@@ -229,7 +235,8 @@ static int grow_dedup(dedup_local *L, size_t n) {
 static uint64_t fnv1a(const void *p, size_t n) {
     const unsigned char *s = p;
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -372,9 +379,12 @@ static int on_row(void *ud, dd_table t, const char *row, size_t len) {
     }
     weir_counter_add(L->cn.rows[t], 1);
     const char *table = L->sh->table_names[t];
-    weir_record r = {.key = (const uint8_t *)table, .key_len = (uint32_t)strlen(table),
-                     .value = (const uint8_t *)row, .value_len = (uint32_t)len,
-                     .timestamp_ms = L->ev.timestamp, .key_group = -1};
+    weir_record r = {.key = (const uint8_t *)table,
+                     .key_len = (uint32_t)strlen(table),
+                     .value = (const uint8_t *)row,
+                     .value_len = (uint32_t)len,
+                     .timestamp_ms = L->ev.timestamp,
+                     .key_group = -1};
     L->rc = weir_emit(L->ctx, &r);
     return L->rc != WEIR_OK;
 }
@@ -419,8 +429,8 @@ static const weir_operator_def parse_def = {
 
 /* ---------------------------------------------------------------------- DAG */
 
-static int add_sink(dd_job *j, const char *uid, const weir_operator_def *def, void *conf,
-                    int from, const char *tag, int32_t p, weir_error *err) {
+static int add_sink(dd_job *j, const char *uid, const weir_operator_def *def, void *conf, int from,
+                    const char *tag, int32_t p, weir_error *err) {
     int v = weir_graph_add(j->g, uid, uid, def, conf, p, err);
     if (v < 0 || weir_graph_connect(j->g, from, tag, v, WEIR_PART_FORWARD, err)) return -1;
     return v;
@@ -502,8 +512,8 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
         snprintf(f->origin_topic, sizeof f->origin_topic, "%s",
                  o->cfg.n_input_topics ? o->cfg.input_topics[0] : "streaming_events");
         psrc = (int32_t)(o->n_input_files < (size_t)p ? o->n_input_files : (size_t)p);
-        src = weir_graph_add(j->g, DD_UID_SOURCE, "file-source", &weir_file_source_def, f, psrc,
-                             err);
+        src =
+            weir_graph_add(j->g, DD_UID_SOURCE, "file-source", &weir_file_source_def, f, psrc, err);
     }
     if (o->output_dir) {
         snprintf(j->fsink.dir, sizeof j->fsink.dir, "%s", o->output_dir);
@@ -516,16 +526,15 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
     if (add_envelope_sinks(j, gate, "gate", 0, psrc, err)) goto fail;
     int dedup = weir_graph_add(j->g, DD_UID_DEDUP, "dedup", &dedup_def, &j->sh, p, err);
     if (dedup < 0 || weir_graph_connect(j->g, gate, NULL, dedup, WEIR_PART_HASH, err)) goto fail;
-    if (o->max_parallelism &&
-        weir_graph_set_max_parallelism(j->g, dedup, o->max_parallelism, err))
+    if (o->max_parallelism && weir_graph_set_max_parallelism(j->g, dedup, o->max_parallelism, err))
         goto fail;
     if (add_envelope_sinks(j, dedup, "dedup", 1, p, err)) goto fail;
     int parse = weir_graph_add(j->g, DD_UID_PARSE, "parse", &parse_def, &j->sh, p, err);
     if (parse < 0 || weir_graph_connect(j->g, dedup, NULL, parse, WEIR_PART_FORWARD, err))
         goto fail;
     if (add_envelope_sinks(j, parse, "parse", 0, p, err)) goto fail;
-    if (o->output_dir &&
-        add_sink(j, "typed-rows-file-sink", &weir_file_sink_def, &j->fsink, parse, NULL, p, err) < 0)
+    if (o->output_dir && add_sink(j, "typed-rows-file-sink", &weir_file_sink_def, &j->fsink, parse,
+                                  NULL, p, err) < 0)
         goto fail;
     return j;
 fail:
@@ -533,7 +542,9 @@ fail:
     return NULL;
 }
 
-weir_graph *dd_job_graph(dd_job *j) { return j->g; }
+weir_graph *dd_job_graph(dd_job *j) {
+    return j->g;
+}
 
 void dd_job_summary(dd_job *j, weir_metrics *m, int64_t elapsed_ms, weir_buf *out) {
     (void)j;
