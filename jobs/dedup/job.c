@@ -37,8 +37,17 @@ struct dd_job {
     weir_kafka_source_conf ksrc;
     weir_file_sink_conf fsink;
     weir_kafka_sink_conf kdlq, kquar;
+    weir_config *sink_props; /* user librdkafka properties + DD_ENVELOPE_MAX_MESSAGE_BYTES */
     const char *precreate[DD_T__COUNT + 1];
 };
+
+/* Envelopes carry the raw payload (and for schema failures a canonical copy too), so one can be
+ * about twice the size of the largest input record. librdkafka's default producer limit (1 MB)
+ * would turn a large bad record into a failed job (spec §14.15); the DLQ producers allow 32 MB
+ * unless the user sets message.max.bytes. A broker that still refuses fails the job loudly. */
+#define DD_ENVELOPE_MAX_MESSAGE_BYTES "33554432"
+
+static void copy_prop(void *ud, const char *k, const char *v) { weir_config_set(ud, k, v); }
 
 /* Counters one subtask resolves once in open(). */
 typedef struct counters {
@@ -499,12 +508,20 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
         psrc = p;
         src = weir_graph_add(j->g, DD_UID_SOURCE, "kafka-source", &weir_kafka_source_def, k, psrc,
                              err);
+        j->sink_props = weir_config_new();
+        if (!j->sink_props) {
+            weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+            goto fail;
+        }
+        if (o->props) weir_config_foreach(o->props, copy_prop, j->sink_props);
+        if (!weir_config_get(j->sink_props, "message.max.bytes", NULL))
+            weir_config_set(j->sink_props, "message.max.bytes", DD_ENVELOPE_MAX_MESSAGE_BYTES);
         snprintf(j->kdlq.bootstrap, sizeof j->kdlq.bootstrap, "%s", o->kafka_bootstrap);
         snprintf(j->kdlq.topic, sizeof j->kdlq.topic, "%s", o->cfg.dlq_topic);
-        j->kdlq.props = o->props;
+        j->kdlq.props = j->sink_props;
         snprintf(j->kquar.bootstrap, sizeof j->kquar.bootstrap, "%s", o->kafka_bootstrap);
         snprintf(j->kquar.topic, sizeof j->kquar.topic, "%s", o->cfg.quarantine_topic);
-        j->kquar.props = o->props;
+        j->kquar.props = j->sink_props;
     } else {
         weir_file_source_conf *f = &j->fsrc;
         f->paths = o->input_files;
@@ -574,5 +591,6 @@ void dd_job_free(dd_job *j) {
         weir_kafka_sink_conf_cleanup(&j->kquar);
     }
     if (j->sh.rows_to_files) weir_file_sink_conf_cleanup(&j->fsink);
+    weir_config_free(j->sink_props);
     free(j);
 }
