@@ -997,6 +997,7 @@ int weir_cmd_gen(int argc, char **argv) {
     weir_gen_options o;
     weir_gen_options_default(&o);
     o.count = 10000;
+    g_kafka_failed = 0;
     double rate = 0;
     const char *output = "-", *bootstrap = NULL, *topic = NULL;
     static const struct option longopts[] = {{"count", required_argument, 0, 'n'},
@@ -1104,7 +1105,8 @@ int weir_cmd_gen(int argc, char **argv) {
         if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "compression.type", "lz4", errstr, sizeof errstr) ||
-            rd_kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, sizeof errstr)) {
+            rd_kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, sizeof errstr) ||
+            rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr)) {
             fprintf(stderr, "weir gen: kafka config: %s\n", errstr);
             rd_kafka_conf_destroy(conf);
             weir_gen_free(g);
@@ -1155,7 +1157,7 @@ int weir_cmd_gen(int argc, char **argv) {
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                     rd_kafka_poll(rk, 50); /* block until the queue drains */
-                    if (g_stop) break;
+                    if (g_stop || g_kafka_failed) break;
                     continue;
                 }
                 if (e) {
@@ -1164,7 +1166,10 @@ int weir_cmd_gen(int argc, char **argv) {
                 }
                 break;
             }
-            if (rc) break;
+            if (rc || g_kafka_failed) { /* a delivery failure (e.g. unreachable) ends it */
+                rc = 1;
+                break;
+            }
             rd_kafka_poll(rk, 0);
         } else {
             w_raw(&ob, line.data, line.len);
@@ -1186,8 +1191,8 @@ int weir_cmd_gen(int argc, char **argv) {
         rc = 1;
     }
     if (rk) {
-        rd_kafka_resp_err_t e = rd_kafka_flush(rk, 60000);
-        if (e) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(rk, rc ? 1000 : 60000);
+        if (e && !rc) {
             fprintf(stderr, "weir gen: flush timed out, %d messages undelivered\n",
                     rd_kafka_outq_len(rk));
             rc = 1;
