@@ -87,9 +87,9 @@ int weir_batch_add(weir_batch *b, const weir_record *r) {
     if (need && !p) return -1;
     weir_record *d = &b->recs[b->n];
     *d = *r;
-    if (r->key) {
-        memcpy(p, r->key, r->key_len);
-        d->key = p;
+    if (r->key) { /* an empty key stays a non-NULL "" (NULL means "no key") */
+        if (r->key_len) memcpy(p, r->key, r->key_len);
+        d->key = r->key_len ? p : (const uint8_t *)"";
         p += r->key_len;
     }
     if (r->value) {

@@ -297,15 +297,17 @@ static output *find_output(weir_ctx *c, const char *tag) {
 }
 
 static weir_err emit_to(weir_ctx *c, output *o, const weir_record *rec) {
+    weir_record unkeyed = *rec; /* chained and non-hash inputs are not keyed (element.h) */
+    unkeyed.key_group = -1;
     for (int i = 0; i < o->nchained; i++) {
-        weir_err rc = deliver(o->chained[i], rec);
+        weir_err rc = deliver(o->chained[i], &unkeyed);
         if (rc) {
             if (rc != WEIR_ECANCELLED) ctx_failed(o->chained[i], rc, "process");
             return WEIR_ECANCELLED;
         }
     }
     for (int i = 0; i < o->nwriters; i++) {
-        weir_err rc = writer_write(c->job, o->writers[i], rec);
+        weir_err rc = writer_write(c->job, o->writers[i], &unkeyed);
         if (rc == WEIR_EINVAL) return weir_ctx_fail(c, rc, "record without key on a hash edge");
         if (rc) return rc;
     }
@@ -371,6 +373,13 @@ static weir_err task_flush(task *t) {
 
 /* End of input: end_input() head first, then flush, then END on every outgoing channel. */
 static void task_finish(task *t) {
+    if (!t->gate) { /* a bounded source ended: event time is complete, as Flink's MAX_WATERMARK */
+        weir_err rc = weir_emit_watermark(t->ops[0], INT64_MAX);
+        if (rc) {
+            ctx_failed(t->ops[0], rc, "final watermark");
+            return;
+        }
+    }
     for (int i = 0; i < t->nops; i++) {
         weir_ctx *c = t->ops[i];
         if (c->v->def->end_input) {
@@ -431,6 +440,20 @@ static weir_err run_batch(task *t, const weir_batch *b) {
     return WEIR_OK;
 }
 
+/* Forwards the minimum watermark over all inputs when it advanced. */
+static weir_err advance_watermark(task *t) {
+    wgate *g = t->gate;
+    int64_t min = INT64_MAX;
+    for (int i = 0; i < g->nch; i++)
+        if (g->ch[i]->watermark_ms < min) min = g->ch[i]->watermark_ms;
+    if (min <= t->wm_in) return WEIR_OK;
+    t->wm_in = min;
+    wch_item w = {.kind = WCH_WATERMARK, .watermark_ms = min};
+    weir_err rc = forward_element(t->ops[0], &w);
+    if (rc) ctx_failed(t->ops[0], rc, "on_watermark");
+    return rc;
+}
+
 static void run_consumer(task *t) {
     wgate *g = t->gate;
     for (;;) {
@@ -449,21 +472,17 @@ static void run_consumer(task *t) {
             rc = run_batch(t, it.batch);
             wgate_recycle(from, it.batch);
             break;
-        case WCH_WATERMARK: {
-            from->watermark_ms = it.watermark_ms;
-            int64_t min = INT64_MAX;
-            for (int i = 0; i < g->nch; i++)
-                if (!g->ch[i]->ended && g->ch[i]->watermark_ms < min) min = g->ch[i]->watermark_ms;
-            if (min != INT64_MAX && min > t->wm_in) {
-                t->wm_in = min;
-                wch_item w = {.kind = WCH_WATERMARK, .watermark_ms = min};
-                rc = forward_element(t->ops[0], &w);
-                if (rc) ctx_failed(t->ops[0], rc, "on_watermark");
-            }
+        case WCH_WATERMARK:
+            /* like Flink's StatusWatermarkValve: an input's watermark never moves back */
+            if (it.watermark_ms > from->watermark_ms) from->watermark_ms = it.watermark_ms;
+            rc = advance_watermark(t);
             break;
-        }
-        case WCH_BARRIER:
         case WCH_END:
+            /* an ended input no longer holds the operator's watermark back */
+            from->watermark_ms = INT64_MAX;
+            rc = advance_watermark(t);
+            break;
+        case WCH_BARRIER:
             break;
         }
         if (rc) return;
