@@ -56,7 +56,9 @@ static const char run_usage[] =
     "  --state-dir DIR            RocksDB working directory (default /tmp/weir-state-<pid>)\n"
     "  --bounded                  Kafka: stop at the end offsets seen at start\n"
     "  -D key=value               configuration (Flink names: parallelism.default,\n"
-    "                             pipeline.max-parallelism, state.backend.type; kafka.<prop> is\n"
+    "                             pipeline.max-parallelism, state.backend.type,\n"
+    "                             state.backend.rocksdb.writebuffer.size,\n"
+    "                             state.backend.rocksdb.block.cache-size; kafka.<prop> is\n"
     "                             passed to librdkafka)\n"
     "  -h, --help                 this text\n"
     "\n"
@@ -455,6 +457,22 @@ int weir_cmd_run(int argc, char **argv) {
     jo.state_backend = backend;
     jo.state_dir = state_dir;
     jo.config = cfg;
+    /* Flink's RocksDB memory keys (per keyed subtask here) */
+    static const char *const mem_keys[2] = {"state.backend.rocksdb.writebuffer.size",
+                                            "state.backend.rocksdb.block.cache-size"};
+    for (int k = 0; k < 2; k++) {
+        const char *v = weir_config_get(cfg, mem_keys[k], NULL);
+        int64_t bytes;
+        if (!v) continue;
+        if (weir_parse_bytes(v, &bytes) || bytes <= 0) {
+            fprintf(stderr, "weir run: -D %s: '%s' is not a memory size (e.g. 64mb)\n",
+                    mem_keys[k], v);
+            status = 2;
+            goto done;
+        }
+        if (k == 0) jo.rocksdb_write_buffer_bytes = (size_t)bytes;
+        else jo.rocksdb_block_cache_bytes = (size_t)bytes;
+    }
     int64_t t0 = now_ms();
     if (embedded) { /* start producing before the job so that topics have data */
         fd.bootstrap = o.kafka_bootstrap;
