@@ -82,8 +82,7 @@ static int gen_lines(lines *L, size_t n, double dup, double mal, uint64_t seed) 
     o.count = n;
     o.dup_fraction = dup;
     o.malformed_fraction = mal;
-    o.sessions = 2000;
-    o.orchestrators = 64;
+    o.sessions = 1000; /* many concurrent sessions; the default pool of 16 orchestrators */
     weir_gen *g = weir_gen_new(&o);
     weir_buf all = {0}, line = {0};
     L->off = malloc(n * sizeof *L->off);
@@ -281,7 +280,9 @@ static double bench_job(const char *bootstrap, const char *topic, int p, const c
     return r;
 }
 
-static int produce_all(const char *bootstrap, const char *topic, const lines *L) {
+/* Produces every line, round-robin over the partitions: librdkafka's sticky partitioner would
+ * pile whole batches onto a few partitions, and the mock cluster keeps only ~5 MB of each. */
+static int produce_all(const char *bootstrap, const char *topic, int parts, const lines *L) {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr);
@@ -294,7 +295,8 @@ static int produce_all(const char *bootstrap, const char *topic, const lines *L)
     for (size_t i = 0; i < L->n; i++) {
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(L->data + L->off[i], L->len[i]),
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % (size_t)parts)),
+                RD_KAFKA_V_VALUE(L->data + L->off[i], L->len[i]),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (!e) break;
             rd_kafka_poll(rk, 5);
@@ -312,8 +314,8 @@ static const char bench_usage[] =
     "  --events N            generated events (default 1000000)\n"
     "  --dup-fraction F      duplicates (default 0.05)\n"
     "  --malformed-fraction F malformed events (default 0.01)\n"
-    "  --partitions N        embedded Kafka input partitions (default 256; the mock cluster keeps\n"
-    "                        ~5 MB per partition, so keep events/partitions * 700 B below that)\n"
+    "  --partitions N        embedded Kafka input partitions (default 64; raised so that each holds\n"
+    "                        <= 3 MB: the mock cluster keeps only ~5 MB per partition)\n"
     "  --parallelism LIST    comma list (default 1,2)\n"
     "  --state-backend KIND  rocksdb (default) or heap\n"
     "  --tmp DIR             scratch directory (default /tmp/weir-bench-<pid>)\n"
@@ -332,7 +334,7 @@ int weir_cmd_bench(int argc, char **argv) {
                                          {0, 0, 0, 0}};
     size_t n = 1000000, rss_keys = 0;
     double dup = 0.05, mal = 0.01;
-    int parts = 256;
+    int parts = 64;
     const char *plist = "1,2", *backend = "rocksdb";
     char tmp[512];
     snprintf(tmp, sizeof tmp, "/tmp/weir-bench-%d", (int)getpid());
@@ -396,6 +398,14 @@ int weir_cmd_bench(int argc, char **argv) {
         return 1;
     }
     report("setup: generate", &m, L.n);
+    /* the mock cluster keeps only ~5 MB per partition: size the topic so nothing is lost */
+    size_t bytes = L.n ? L.off[L.n - 1] + L.len[L.n - 1] : 0;
+    int need = (int)(bytes / (3u << 20)) + 1;
+    if (parts < need) {
+        printf("partitions raised from %d to %d (%zu MB of events, <= 3 MB per partition)\n", parts,
+               need, bytes >> 20);
+        parts = need;
+    }
     double parse = bench_parse(&L);
     char dir[600];
     snprintf(dir, sizeof dir, "%s/raw-state", tmp);
@@ -409,7 +419,7 @@ int weir_cmd_bench(int argc, char **argv) {
         return 1;
     }
     const char *bs = weir_embedded_kafka_bootstrap(ek);
-    if (produce_all(bs, "streaming_events", &L)) return 1;
+    if (produce_all(bs, "streaming_events", parts, &L)) return 1;
     char pl[64];
     snprintf(pl, sizeof pl, "%s", plist);
     for (char *save = NULL, *tok = strtok_r(pl, ",", &save); tok;

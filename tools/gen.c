@@ -1106,7 +1106,10 @@ int weir_cmd_gen(int argc, char **argv) {
             rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "compression.type", "lz4", errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, sizeof errstr) ||
-            rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr)) {
+            rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr) ||
+            /* a random partition per message: the sticky partitioner piles whole batches onto a
+             * few partitions, and the embedded Kafka keeps only ~5 MB of each */
+            rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", errstr, sizeof errstr)) {
             fprintf(stderr, "weir gen: kafka config: %s\n", errstr);
             rd_kafka_conf_destroy(conf);
             weir_gen_free(g);

@@ -127,8 +127,11 @@ static int feed_one(feeder *f, rd_kafka_t *rk, const char *p, size_t n, int64_t 
         rd_kafka_poll(rk, 1);
     }
     for (;;) {
+        /* round-robin: the sticky partitioner would pile batches onto a few partitions */
+        int32_t part = (int32_t)(atomic_load(&f->produced) % f->partitions);
         rd_kafka_resp_err_t e =
-            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(f->topic), RD_KAFKA_V_VALUE((void *)p, n),
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(f->topic), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_VALUE((void *)p, n),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!e) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -156,7 +159,8 @@ static void *feeder_main(void *arg) {
         atomic_store(&f->done, 1);
         return NULL;
     }
-    /* stay well inside the mock cluster's per-partition retention (~5 MB / 100 000 msgs) */
+    /* stay well inside the mock cluster's per-partition retention (~5 MB / 100 000 msgs):
+     * round-robin partitions, at most ~3000 events (~2 MB) per partition ahead of the job */
     int64_t window = (int64_t)f->partitions * 3000;
     int rc = 0;
     weir_buf line = {0};
