@@ -6,7 +6,8 @@
  * no state, so all of them are thread-safe. The parser and the tape walker live in
  * json_simdjson.cpp.
  *
- * Number formatting: the shortest decimal digit string that round-trips (found by binary search
+ * Number formatting: the shortest decimal digit string that round-trips (normally from Google's
+ * double-conversion via json_simdjson.cpp; in the few cases it cannot decide, by binary search
  * over the precision of "%.*e", which is monotonic: a correctly rounded p+1 digit decimal is never
  * farther from the value than a p digit one), with Java's "at least two digits considered" rule
  * (JDK 19+: when one digit suffices, the closest decimal of at most two digits is chosen, which
@@ -66,13 +67,27 @@ void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
         }
         *w++ = '\\';
         switch (c) {
-        case '"': *w++ = '"'; break;
-        case '\\': *w++ = '\\'; break;
-        case '\b': *w++ = 'b'; break;
-        case '\t': *w++ = 't'; break;
-        case '\n': *w++ = 'n'; break;
-        case '\f': *w++ = 'f'; break;
-        case '\r': *w++ = 'r'; break;
+        case '"':
+            *w++ = '"';
+            break;
+        case '\\':
+            *w++ = '\\';
+            break;
+        case '\b':
+            *w++ = 'b';
+            break;
+        case '\t':
+            *w++ = 't';
+            break;
+        case '\n':
+            *w++ = 'n';
+            break;
+        case '\f':
+            *w++ = 'f';
+            break;
+        case '\r':
+            *w++ = 'r';
+            break;
         default:
             *w++ = 'u';
             *w++ = '0';
@@ -169,9 +184,10 @@ static void rounded_candidate(double v, const char *full, int nf, int e0, int p,
  * Shortest round-trip digits of the finite, non-zero, positive value @p v: writes the significant
  * digits (no trailing zeros, at least one) to @p digits and returns their count; *exp10 receives
  * the decimal exponent of the first digit (v ~= d.ddd * 10^exp10). @p is_float selects float32
- * round-tripping (max 9 digits) instead of double (max 17).
+ * round-tripping (max 9 digits) instead of double (max 17). The slow, snprintf/strtod based
+ * search; shortest_digits() below only comes here when double-conversion cannot decide.
  */
-static int shortest_digits(double v, int is_float, char digits[32], int *exp10) {
+static int shortest_digits_slow(double v, int is_float, char digits[32], int *exp10) {
     char tmp[64];
     int maxp = is_float ? 8 : 16; /* precision p means p+1 significant digits */
     int bexp;
@@ -232,6 +248,64 @@ digits_out:;
     while (n > 1 && digits[n - 1] == '0')
         n--;
     digits[n] = '\0';
+    return n;
+}
+
+/* In json_simdjson.cpp: double-conversion's shortest digits of @p v (see there). */
+int weir_json_shortest_dtoa(double v, int is_float, char *buf, int buflen, int *point);
+
+/* 1 when the finite, positive @p v equals @p dec * 10^@p e exactly (0 when unsure). */
+static int decimal_is_exact(double v, uint64_t dec, int e) {
+    int bexp;
+    double m = frexp(v, &bexp); /* v = m * 2^bexp, 0.5 <= m < 1 */
+    uint64_t mant = (uint64_t)ldexp(m, 53);
+    int k = bexp - 53, tz = __builtin_ctzll(mant);
+    mant >>= tz; /* v = mant * 2^k, mant odd */
+    k += tz;
+    unsigned __int128 lhs, rhs = dec;
+    if (e >= 0) { /* mant * 2^k == dec * 10^e: needs an integer v */
+        if (k < 0 || k > 74 || e > 20) return 0;
+        for (int i = 0; i < e; i++)
+            rhs *= 10;
+        lhs = (unsigned __int128)mant << k;
+    } else { /* mant * 5^j * 2^(k+j) == dec, j = -e: an integer only when k + j >= 0 */
+        int j = -e, sh = k + j;
+        if (j > 27 || sh < 0 || sh >= 64) return 0;
+        lhs = mant;
+        for (int i = 0; i < j; i++)
+            lhs *= 5;
+        if (lhs > (rhs >> sh)) return 0;
+        lhs <<= sh;
+    }
+    return lhs == rhs;
+}
+
+/*
+ * shortest_digits_slow()'s contract, fast: double-conversion gives the shortest digits that
+ * round-trip, the closest to @p v among them (ties to even). That is exactly what the slow search
+ * finds (the correctly rounded decimal of the smallest round-tripping length) whenever the
+ * rounding interval is symmetric, i.e. @p v is not a power of two, and the result has at least
+ * two digits (one digit triggers Java's "closest of length <= 2" rule). A result equal to @p v
+ * itself is also what the slow search returns, whatever the interval. Everything else (rare: a
+ * one-digit result or a power of two that is not exactly its digits) takes the slow path.
+ */
+static int shortest_digits(double v, int is_float, char digits[32], int *exp10) {
+    int point;
+    int n = weir_json_shortest_dtoa(v, is_float, digits, 32, &point);
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    if (n < 1 || n > 17) return shortest_digits_slow(v, is_float, digits, exp10);
+    int bexp;
+    double m = is_float ? (double)frexpf((float)v, &bexp) : frexp(v, &bexp);
+    if (n < 2 || m == 0.5) {
+        uint64_t dec = 0;
+        for (int i = 0; i < n; i++)
+            dec = dec * 10 + (uint64_t)(digits[i] - '0');
+        if (!decimal_is_exact(v, dec, point - n))
+            return shortest_digits_slow(v, is_float, digits, exp10);
+    }
+    digits[n] = '\0';
+    *exp10 = point - 1;
     return n;
 }
 

@@ -25,6 +25,7 @@
  * simdjson rejects the whole input), empty input gives MISSING, invalid UTF-8 becomes U+FFFD
  * before parsing, nesting deeper than 1024 is an error (simdjson's default max depth).
  */
+#include <double-conversion/double-conversion.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -736,3 +737,19 @@ void weir_json_write_compact(weir_buf *out, weir_json v, const char *const *skip
 }
 
 } // extern "C"
+
+/*
+ * Shortest round-trip digits of the finite, positive value @p v (as a float when @p is_float),
+ * for json.c's Java number writer: double-conversion's Grisu3 with its exact bignum fallback.
+ * Writes the digits (no trailing zeros, NUL-terminated) to @p buf (at least 18 bytes) and
+ * returns their count; *point receives the decimal point position (v = 0.digits * 10^point).
+ */
+extern "C" int weir_json_shortest_dtoa(double v, int is_float, char *buf, int buflen, int *point) {
+    using double_conversion::DoubleToStringConverter;
+    bool sign = false;
+    int length = 0;
+    DoubleToStringConverter::DoubleToAscii(
+        v, is_float ? DoubleToStringConverter::SHORTEST_SINGLE : DoubleToStringConverter::SHORTEST,
+        0, buf, buflen, &sign, &length, point);
+    return length;
+}

@@ -9,6 +9,7 @@ PKGS=(
   libsimdjson-dev       # JSON parsing (C++ library behind a one-file C shim)
   libssl-dev            # SHA-256 (dedup payload hash) and Base64
   libcurl4-openssl-dev  # ClickHouse HTTP sink
+  libdouble-conversion-dev  # shortest round-trip digits for Java's Double/Float.toString
   libprotobuf-c-dev protobuf-c-compiler  # checkpoint metadata
   libcmocka-dev         # unit tests
   kcat                  # real Kafka client used by the end-to-end tests
