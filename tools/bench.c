@@ -14,16 +14,16 @@
  *
  * `--rss-keys N` instead loads N live dedup keys into the RocksDB backend and prints the RSS.
  */
+#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "jobs/dedup/job.h"
@@ -351,7 +351,8 @@ static const char bench_usage[] =
     "  --events N            generated events (default 1000000)\n"
     "  --dup-fraction F      duplicates (default 0.05)\n"
     "  --malformed-fraction F malformed events (default 0.01)\n"
-    "  --partitions N        embedded Kafka input partitions (default 64; raised so that each holds\n"
+    "  --partitions N        embedded Kafka input partitions (default 64; raised so that each "
+    "holds\n"
     "                        <= 3 MB: the mock cluster keeps only ~5 MB per partition)\n"
     "  --parallelism LIST    comma list (default 1,2)\n"
     "  --state-backend KIND  rocksdb (default) or heap\n"

@@ -6,8 +6,10 @@
  * operator reads while handling record k is base + offset[k], where k is the number of records
  * the dedup operator has finished (its counters), so TTL expiry can be tested exactly.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +26,8 @@
 #define TS0 1710000000000LL
 
 typedef struct clock_ctl {
-    weir_job *job;
+    weir_job *_Atomic job; /* set by the test right after weir_job_start() returns */
+    pthread_t main_thread;
     const int64_t *offsets;
     size_t n;
 } clock_ctl;
@@ -32,8 +35,13 @@ typedef struct clock_ctl {
 static int64_t test_clock(void *ud) {
     clock_ctl *c = ud;
     int64_t k = 0;
-    if (c->job) {
-        weir_metrics *m = weir_job_metrics(c->job);
+    /* task threads may start before the test has the job's counters: wait for them (the main
+     * thread itself calls the clock while opening operators, before the job exists) */
+    while (!atomic_load(&c->job) && !pthread_equal(pthread_self(), c->main_thread))
+        usleep(100);
+    weir_job *j = atomic_load(&c->job);
+    if (j) {
+        weir_metrics *m = weir_job_metrics(j);
         k = weir_metrics_value(m, "quality_gate.dedup.accepted") +
             weir_metrics_value(m, "quality_gate.dedup.duplicates");
     }
@@ -88,7 +96,7 @@ static result run(const char *name, const char *const *lines, size_t n, const in
     weir_error err = {0};
     dd_job *dj = dd_job_new(&o, &err);
     assert_non_null(dj);
-    clock_ctl cc = {NULL, offsets, n};
+    clock_ctl cc = {NULL, pthread_self(), offsets, n};
     weir_job_options jo;
     memset(&jo, 0, sizeof jo);
     jo.state_backend = backend;
@@ -98,7 +106,7 @@ static result run(const char *name, const char *const *lines, size_t n, const in
     jo.clock_ud = &cc;
     weir_job *j = weir_job_start(dd_job_graph(dj), &jo, &err);
     assert_non_null(j);
-    cc.job = j;
+    atomic_store(&cc.job, j);
     assert_int_equal(weir_job_wait(j, &err), WEIR_OK);
     weir_metrics *m = weir_job_metrics(j);
     result r = {weir_metrics_value(m, "quality_gate.input"),
