@@ -131,10 +131,12 @@ static inline void w_hex(weir_buf *b, rng *r, int n) {
 }
 /** A double with @p frac_digits random fraction digits: "<ip>.<digits>". */
 static inline void w_dbl(weir_buf *b, rng *r, uint64_t ip, int frac_digits) {
+    if (frac_digits < 1) frac_digits = 1;
+    if (frac_digits > 19) frac_digits = 19;
     w_u64(b, ip);
-    char tmp[20];
+    char tmp[20] = {0};
     uint64_t x = rnext(r);
-    for (int i = 0; i < frac_digits && i < 19; i++) {
+    for (int i = 0; i < frac_digits; i++) {
         tmp[i] = (char)('0' + x % 10);
         x /= 10;
     }
