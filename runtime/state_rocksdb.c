@@ -412,6 +412,8 @@ static weir_err iter_end(rdb_backend *rb, rocksdb_iterator_t *it) {
 #define VB_MAX_BYTES (32u * 1024u * 1024u)
 
 typedef struct vb_entry {
+    uint64_t hash; /* vb_hash of the key: probes compare it before the bytes */
+    uint64_t head; /* first 8 key bytes, big-endian: the sort compares it before the bytes */
     size_t koff, voff;
     uint32_t klen, vlen;
     int del;
@@ -455,17 +457,24 @@ static void vb_clear(vbuf *vb) {
         vb->slot[i] = -1;
 }
 
-/* Index of the entry with key k, or -1; *ins receives the slot where it would go. */
-static long vb_find(const vbuf *vb, const char *k, size_t n, size_t *ins) {
+static uint64_t vb_head(const char *k, size_t n) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < 8; i++)
+        h = (h << 8) | (i < n ? (unsigned char)k[i] : 0);
+    return h;
+}
+
+/* Index of the entry with key k (hash h), or -1; *ins receives the slot where it would go. */
+static long vb_find(const vbuf *vb, const char *k, size_t n, uint64_t h, size_t *ins) {
     size_t mask = vb->nslot - 1;
-    for (size_t i = vb_hash(k, n) & mask;; i = (i + 1) & mask) {
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
         int32_t j = vb->slot[i];
         if (j < 0) {
             *ins = i;
             return -1;
         }
         const vb_entry *e = &vb->e[j];
-        if (e->klen == n && memcmp(vb->arena.data + e->koff, k, n) == 0) return j;
+        if (e->hash == h && e->klen == n && memcmp(vb->arena.data + e->koff, k, n) == 0) return j;
     }
 }
 
@@ -482,10 +491,11 @@ static int vb_grow(vbuf *vb) {
     vb->cap = nc;
     for (size_t i = 0; i < vb->nslot; i++)
         vb->slot[i] = -1;
-    for (size_t j = 0; j < vb->n; j++) { /* re-index */
-        size_t ins;
-        vb_find(vb, vb->arena.data + vb->e[j].koff, vb->e[j].klen, &ins);
-        vb->slot[ins] = (int32_t)j;
+    for (size_t j = 0; j < vb->n; j++) { /* re-index (keys are unique: first empty slot) */
+        size_t mask = vb->nslot - 1, i = vb->e[j].hash & mask;
+        while (vb->slot[i] >= 0)
+            i = (i + 1) & mask;
+        vb->slot[i] = (int32_t)j;
     }
     return 0;
 }
@@ -494,7 +504,8 @@ static int vb_grow(vbuf *vb) {
 static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, int del) {
     if (vb->n == vb->cap && vb_grow(vb)) return -1;
     size_t ins;
-    long j = vb_find(vb, k, kn, &ins);
+    uint64_t h = vb_hash(k, kn);
+    long j = vb_find(vb, k, kn, h, &ins);
     size_t voff = vb->arena.len;
     if (weir_buf_append(&vb->arena, v, vn)) return -1;
     if (j >= 0) {
@@ -506,6 +517,8 @@ static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, 
     size_t koff = vb->arena.len;
     if (weir_buf_append(&vb->arena, k, kn)) return -1;
     vb_entry *e = &vb->e[vb->n];
+    e->hash = h;
+    e->head = vb_head(k, kn);
     e->koff = koff;
     e->klen = (uint32_t)kn;
     e->voff = voff;
@@ -520,6 +533,7 @@ static int vb_full(const vbuf *vb) { return vb->n >= VB_MAX_ENTRIES || vb->arena
 static int cmp_vb(const void *a, const void *b, void *ud) {
     const vbuf *vb = ud;
     const vb_entry *x = &vb->e[*(const size_t *)a], *y = &vb->e[*(const size_t *)b];
+    if (x->head != y->head) return x->head < y->head ? -1 : 1;
     int c = memcmp(vb->arena.data + x->koff, vb->arena.data + y->koff,
                    x->klen < y->klen ? x->klen : y->klen);
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
@@ -575,7 +589,7 @@ static int vb_lookup(rdb_cf *c, const char *k, size_t kn, const char **v, size_t
     vbuf *vb = c->vb;
     if (!vb || !vb->n) return 0;
     size_t ins;
-    long j = vb_find(vb, k, kn, &ins);
+    long j = vb_find(vb, k, kn, vb_hash(k, kn), &ins);
     if (j < 0) return 0;
     *v = vb->arena.data + vb->e[j].voff;
     *vn = vb->e[j].vlen;
