@@ -170,6 +170,11 @@ static int64_t restored_offset(const ksrc *s, const char *topic, int32_t partiti
 
 static int64_t configured_offset(const weir_kafka_source_conf *c, const char *topic,
                                  int32_t partition) {
+    if (c->per_topic_start)
+        for (int i = 0; i < c->n_topics; i++)
+            if (strcmp(c->topics[i], topic) == 0)
+                return c->topic_start[i] == WEIR_KAFKA_START_LATEST ? RD_KAFKA_OFFSET_END
+                                                                    : RD_KAFKA_OFFSET_BEGINNING;
     if (c->start == WEIR_KAFKA_START_LATEST) return RD_KAFKA_OFFSET_END;
     if (c->start == WEIR_KAFKA_START_OFFSETS)
         for (size_t i = 0; i < c->n_offsets; i++)

@@ -503,6 +503,15 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
             snprintf(k->topics[k->n_topics++], sizeof k->topics[0], "%s", o->cfg.input_topics[i]);
         snprintf(k->group_id, sizeof k->group_id, "%s", o->cfg.group_id);
         k->start = WEIR_KAFKA_START_EARLIEST;
+        /* Appendix A: QUALITY_TOPIC_RESET_STRATEGY_MAP, topic=earliest|latest (default earliest) */
+        for (int t = 0; t < k->n_topics; t++)
+            for (int r = 0; r < o->cfg.n_topic_reset; r++)
+                if (!strcmp(o->cfg.topic_reset[r][0], k->topics[t])) {
+                    k->per_topic_start = 1;
+                    k->topic_start[t] = strcmp(o->cfg.topic_reset[r][1], "latest")
+                                            ? WEIR_KAFKA_START_EARLIEST
+                                            : WEIR_KAFKA_START_LATEST;
+                }
         k->bounded = o->bounded;
         k->props = o->props;
         psrc = p;

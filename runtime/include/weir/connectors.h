@@ -53,6 +53,10 @@ typedef struct weir_kafka_source_conf {
     int n_topics;
     char group_id[256];              /**< used only to commit offsets for monitoring */
     weir_kafka_start start;
+    /** Per-topic start (EARLIEST or LATEST) for topics[i], used instead of `start` when
+     *  per_topic_start is 1 (spec dedup-job.md Appendix A, QUALITY_TOPIC_RESET_STRATEGY_MAP). */
+    int per_topic_start;
+    weir_kafka_start topic_start[WEIR_MAX_TOPICS];
     weir_kafka_offset *offsets;      /**< for WEIR_KAFKA_START_OFFSETS (borrowed) */
     size_t n_offsets;
     int bounded;                     /**< 1 → stop at the end offsets seen at open() */
@@ -142,6 +146,104 @@ typedef struct weir_file_sink_conf {
 extern const weir_operator_def weir_file_sink_def;
 /** Closes all files of @p c. Safe to call twice. */
 void weir_file_sink_conf_cleanup(weir_file_sink_conf *c);
+
+/* ---------------------------------------------------------------- ClickHouse sink */
+
+/** Side-output tag on which the ClickHouse sink emits rows it could not write (see below). */
+#define WEIR_CLICKHOUSE_DLQ_TAG "dlq"
+
+/**
+ * ClickHouse sink configuration (udata of weir_clickhouse_sink_def; spec dedup-job.md §7, §8,
+ * §11; docs/clickhouse.md). Records: key = table name (without database; `table_prefix` is
+ * prepended), value = one JSONEachRow line without the trailing newline. Each subtask keeps one
+ * open batch per table and sends `INSERT INTO <database>.<prefix><table> FORMAT JSONEachRow`
+ * over HTTP POST with a libcurl multi handle, so up to `max_in_flight` requests are in flight
+ * while the task thread keeps processing.
+ *
+ * Limits (0 → default): a batch is sealed at `max_batch_rows` rows (1000), `max_batch_bytes`
+ * body bytes (5 000 000) or when its first row is `max_time_ms` old (1000; checked whenever the
+ * sink is called: records, watermarks, barriers). At most `max_buffered` rows (10 000) are held
+ * per subtask (open + queued + in flight + waiting for retry); beyond that process() blocks
+ * (backpressure) until acknowledgements free room. Nothing is ever dropped silently.
+ *
+ * Failures: connection errors, timeouts, HTTP 5xx without a data-error code and a few
+ * overload codes are transient: the batch is retried with exponential backoff
+ * (`retry_initial_ms` 100 doubling up to `retry_max_ms` 10 000, ±25 % jitter), each retry logged
+ * at WARN, forever unless `retry_timeout_ms` > 0 (then the job fails). Errors about the data
+ * (`Code: NNN` of a parse/type error, any 4xx with a code) are permanent: the batch is split in
+ * halves and re-sent until the offending rows are isolated; each rejected row is emitted on the
+ * side output WEIR_CLICKHOUSE_DLQ_TAG. Configuration errors (unknown table/database, auth,
+ * unknown setting) fail the job. Rows larger than `max_record_bytes` (1 000 000) or containing a
+ * raw newline go to the same side output before batching (§7.2).
+ *
+ * The DLQ side-output record: key = table name (as received), value = a JSON document
+ * {"table","stage","failureClass","reason","details","source":{"topic","partition","offset",
+ * "recordTimestamp"},"row"} where stage/class/reason are CLICKHOUSE_SINK/DLQ_SINK_WRITE/
+ * sink_write_failed with details "Table <table>: <server message>" for rejected rows, and
+ * SINK_GUARD/RECORD_TOO_LARGE/record_too_large with "Row size <n> exceeds limit <limit>" for
+ * oversized rows (§5.2); `row` is the row text; source is the record's origin.
+ * weir_clickhouse_dlq_row() turns it into a streaming_events_dlq row (§5.4). When no edge is
+ * connected to that tag a rejected row fails the job.
+ *
+ * snapshot_state() (checkpoint barrier) and end_input() send every open batch and wait until all
+ * are acknowledged, so a completed checkpoint means its rows are in ClickHouse (at-least-once).
+ * A re-sent batch may duplicate rows; the schema's ReplacingMergeTree keys collapse them
+ * (`FINAL`). With `dedup_token` = 1 each request carries insert_deduplication_token (ClickHouse
+ * >= 22.x; 18.16 rejects the setting). Counters: clickhouse.<table>.rows, .batches, .retries,
+ * .failed_rows, .oversize_rows, and clickhouse.backpressure_waits.
+ *
+ * The conf is read-only while a job runs (shared by all subtasks); it holds no resources.
+ */
+typedef struct weir_clickhouse_sink_conf {
+    char url[512];                /**< HTTP endpoint, e.g. "http://127.0.0.1:8123" */
+    char database[128];           /**< "" → "default" */
+    char user[128];               /**< "" → no authentication headers */
+    char password[128];
+    char table_prefix[64];        /**< prepended to every record key, e.g. "raw_" */
+    char settings[512];           /**< extra URL query settings "k=v&k2=v2" (may be "") */
+    int64_t max_batch_rows;       /**< CLICKHOUSE_SINK_MAX_BATCH_SIZE, rows; 0 → 1000 */
+    int64_t max_batch_bytes;      /**< CLICKHOUSE_SINK_MAX_BATCH_BYTES, bytes; 0 → 5000000 */
+    int64_t max_time_ms;          /**< CLICKHOUSE_SINK_MAX_TIME_MS, ms; 0 → 1000 */
+    int64_t max_buffered;         /**< CLICKHOUSE_SINK_MAX_BUFFERED, rows; 0 → 10000 */
+    int64_t max_in_flight;        /**< CLICKHOUSE_SINK_MAX_IN_FLIGHT, requests; 0 → 2 */
+    int64_t max_record_bytes;     /**< CLICKHOUSE_SINK_MAX_RECORD_BYTES, bytes; 0 → 1000000 */
+    int64_t request_timeout_ms;   /**< per HTTP request, ms; 0 → 30000 */
+    int64_t retry_initial_ms;     /**< first backoff, ms; 0 → 100 */
+    int64_t retry_max_ms;         /**< backoff cap, ms; 0 → 10000 */
+    int64_t retry_timeout_ms;     /**< give up (fail the job) after retrying this long; 0 → never */
+    int dedup_token;              /**< 1 → send insert_deduplication_token (ClickHouse >= 22) */
+} weir_clickhouse_sink_conf;
+
+/** The ClickHouse sink operator (see weir_clickhouse_sink_conf). */
+extern const weir_operator_def weir_clickhouse_sink_def;
+
+/**
+ * Fills @p c with the defaults, then with the spec's variables (§11): CLICKHOUSE_URL (default
+ * "http://clickhouse:8123"), CLICKHOUSE_USER ("analytics_user"), CLICKHOUSE_PASSWORD
+ * ("analytics_password"), CLICKHOUSE_DATABASE (derived from the URL, fallback
+ * "livepeer_analytics"), CLICKHOUSE_SINK_MAX_* (unset, empty or unparsable → default).
+ * @p lookup returns a variable's value or NULL; NULL → getenv(). Never fails.
+ */
+void weir_clickhouse_sink_conf_from_env(weir_clickhouse_sink_conf *c,
+                                        const char *(*lookup)(void *ud, const char *name),
+                                        void *ud);
+
+/** The database derived from a URL by the §11 rule (text after the last '/' unless that '/' is
+ *  first or last or the rest holds '?' or ':'; else "livepeer_analytics"), into @p out. */
+void weir_clickhouse_database_from_url(const char *url, char *out, size_t out_size);
+
+/**
+ * Builds a streaming_events_dlq row (spec §5.4 column order, one line, no newline) from the
+ * value of a DLQ side-output record of the ClickHouse sink, appending it to @p out:
+ * schema_version "v1", source_* from the document's source (record timestamp or @p now_ms when
+ * unknown), event_id/event_type from the row's "raw_json" event when it is a whole event (else
+ * ""), failure_* from the document, payload_encoding "json", payload_body = the row's raw_json
+ * when present (replayable for single-row tables), else the row text, ingestion_timestamp =
+ * @p now_ms. Returns WEIR_OK, WEIR_EPARSE if @p doc is not such a document, WEIR_ENOMEM.
+ * Thread-safe (no shared state).
+ */
+weir_err weir_clickhouse_dlq_row(const char *doc, size_t len, int64_t now_ms, weir_buf *out,
+                                 weir_error *err);
 
 #ifdef __cplusplus
 }
