@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "weir/connectors.h"
+#include "weir/fs.h"
 
 #define FLUSH_BYTES (256u * 1024u)
 #define DEFAULT_SUFFIX ".jsonl"
@@ -84,32 +85,6 @@ static int key_valid(const uint8_t *k, size_t n) {
 
 static const char *suffix_of(const weir_file_sink_conf *c) {
     return c->suffix[0] ? c->suffix : DEFAULT_SUFFIX;
-}
-
-/** Creates @p dir and its parents (mode 0755). 0 or -1 with errno. */
-static int mkdir_p(const char *dir) {
-    char tmp[1024];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(tmp, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char save = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            tmp[i] = save;
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
 }
 
 /** Returns the shared fd for @p key, opening (truncating) the file on first use. Caller holds
@@ -336,7 +311,7 @@ static weir_err fsink_open(weir_ctx *ctx) {
     fsink_registry *r = c->files;
     r->users++;
     weir_err rc = WEIR_OK;
-    if (mkdir_p(c->dir) != 0) {
+    if (weir_mkdirs(c->dir) != 0) {
         rc = weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot create directory '%s': %s", c->dir,
                            strerror(errno));
     } else if (access(c->dir, W_OK | X_OK) != 0) {

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/kafka_common.h"
 #include "weir/connectors.h"
 #include "weir/log.h"
 
@@ -70,24 +71,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
-    weir_log_level l = level <= 2   ? WEIR_LOG_ERROR
-                       : level <= 4 ? WEIR_LOG_WARN
-                       : level <= 6 ? WEIR_LOG_INFO
-                                    : WEIR_LOG_DEBUG;
+    weir_log_level l = weir_kafka_log_level(level);
     weir_log(l, "kafka-sink", "librdkafka %s: %s", fac, buf);
-}
-
-typedef struct prop_ud {
-    rd_kafka_conf_t *conf;
-    char err[512];
-} prop_ud;
-
-static void prop_set(void *ud, const char *k, const char *v) {
-    prop_ud *p = ud;
-    char errstr[256];
-    if (p->err[0]) return;
-    if (rd_kafka_conf_set(p->conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        snprintf(p->err, sizeof p->err, "Kafka property %s=%s: %s", k, v, errstr);
 }
 
 /** Destroys the producer of @p c (lock held). Waits at most @p flush_ms for deliveries. */
@@ -128,13 +113,10 @@ static weir_err producer_create(weir_ctx *ctx, weir_kafka_sink_conf *c) {
             rd_kafka_conf_destroy(conf);
             return weir_ctx_fail(ctx, WEIR_EINVAL, "kafka sink: %s: %s", defaults[i][0], errstr);
         }
-    if (c->props) {
-        prop_ud pu = {.conf = conf};
-        weir_config_foreach(c->props, prop_set, &pu);
-        if (pu.err[0]) {
-            rd_kafka_conf_destroy(conf);
-            return weir_ctx_fail(ctx, WEIR_EINVAL, "kafka sink: %s", pu.err);
-        }
+    char perr[512];
+    if (weir_kafka_conf_apply(conf, c->props, perr, sizeof perr)) {
+        rd_kafka_conf_destroy(conf);
+        return weir_ctx_fail(ctx, WEIR_EINVAL, "kafka sink: %s", perr);
     }
     ksink_shared *sh = calloc(1, sizeof *sh);
     if (!sh) {

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "operators/kafka_common.h"
 #include "weir/connectors.h"
 #include "weir/keygroup.h"
 #include "weir/log.h"
@@ -130,24 +131,8 @@ static int32_t split_owner(const char *topic, int32_t partition, int32_t paralle
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     const ksrc *s = rd_kafka_opaque(rk);
-    weir_log_level l = level <= 2   ? WEIR_LOG_ERROR
-                       : level <= 4 ? WEIR_LOG_WARN
-                       : level <= 6 ? WEIR_LOG_INFO
-                                    : WEIR_LOG_DEBUG;
+    weir_log_level l = weir_kafka_log_level(level);
     weir_log(l, s ? s->where : NULL, "librdkafka %s: %s", fac, buf);
-}
-
-typedef struct prop_ud {
-    rd_kafka_conf_t *conf;
-    char err[512];
-} prop_ud;
-
-static void prop_set(void *ud, const char *k, const char *v) {
-    prop_ud *p = ud;
-    char errstr[256];
-    if (p->err[0]) return;
-    if (rd_kafka_conf_set(p->conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        snprintf(p->err, sizeof p->err, "Kafka property %s=%s: %s", k, v, errstr);
 }
 
 static weir_err set_conf(weir_ctx *ctx, rd_kafka_conf_t *conf, const char *k, const char *v) {
@@ -221,14 +206,11 @@ static weir_err ksrc_open(weir_ctx *ctx) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
-    if (c->props) {
-        prop_ud pu = {.conf = conf};
-        weir_config_foreach(c->props, prop_set, &pu);
-        if (pu.err[0]) {
-            rd_kafka_conf_destroy(conf);
-            rc = weir_ctx_fail(ctx, WEIR_EINVAL, "kafka source: %s", pu.err);
-            goto fail;
-        }
+    char perr[512];
+    if (weir_kafka_conf_apply(conf, c->props, perr, sizeof perr)) {
+        rd_kafka_conf_destroy(conf);
+        rc = weir_ctx_fail(ctx, WEIR_EINVAL, "kafka source: %s", perr);
+        goto fail;
     }
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_log_cb(conf, log_cb);

@@ -20,7 +20,6 @@
  * first error, raises the cancel flag and wakes every blocked thread.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -33,6 +32,7 @@
 
 #include "channel.h"
 #include "graph_internal.h"
+#include "weir/fs.h"
 #include "weir/job.h"
 #include "weir/keygroup.h"
 #include "weir/log.h"
@@ -125,27 +125,6 @@ static void ctx_failed(struct weir_ctx *c, weir_err rc, const char *what) {
     if (rc == WEIR_ECANCELLED && atomic_load(&c->job->cancelled)) return;
     job_fail(c->job, rc, "%s: %s failed: %s", c->where, what,
              c->fail_msg[0] ? c->fail_msg : weir_err_name(rc));
-}
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static int mkdir_p(const char *path) {
-    char tmp[1600];
-    if (strlen(path) >= sizeof tmp) return -1;
-    memcpy(tmp, path, strlen(path) + 1);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    return 0;
 }
 
 /* ------------------------------------------------------------ ctx accessors */
@@ -561,8 +540,8 @@ static weir_err open_backend(struct weir_job *j, weir_ctx *c, weir_error *err) {
         char dir[1400];
         snprintf(dir, sizeof dir, "%s/%s/%s-%d", j->state_dir, j->g->job_name, c->v->uid,
                  (int)c->subtask);
-        nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); /* fresh start: no restore yet */
-        if (mkdir_p(dir))
+        weir_rmtree(dir); /* fresh start: no restore yet */
+        if (weir_mkdirs(dir))
             return weir_error_set(err, WEIR_EIO, 0, "cannot create state directory %s: %s", dir,
                                   strerror(errno));
         bo.dir = dir;

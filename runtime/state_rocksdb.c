@@ -28,16 +28,17 @@
  * A value returned by a getter is held (pinned slice / multi-get copies) until the next call.
  */
 #include "state_internal.h"
+#include "weir/fs.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define META_PREFIX "weir/state/"
 #define DEFAULT_CACHE (64u << 20)
@@ -53,7 +54,7 @@ typedef struct rdb_cf {
     _Atomic int kind;       /* weir_state_kind, 0 = unknown */
     _Atomic int64_t ttl_ms; /* 0 = no TTL */
     struct rdb_backend *be;
-    struct vbuf *vb;        /* value states: write buffer in front of RocksDB (see below) */
+    struct vbuf *vb; /* value states: write buffer in front of RocksDB (see below) */
 } rdb_cf;
 
 typedef struct rdb_state {
@@ -528,7 +529,9 @@ static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, 
     return 0;
 }
 
-static int vb_full(const vbuf *vb) { return vb->n >= VB_MAX_ENTRIES || vb->arena.len >= VB_MAX_BYTES; }
+static int vb_full(const vbuf *vb) {
+    return vb->n >= VB_MAX_ENTRIES || vb->arena.len >= VB_MAX_BYTES;
+}
 
 static int cmp_vb(const void *a, const void *b, void *ud) {
     const vbuf *vb = ud;
@@ -616,8 +619,7 @@ static weir_err rdb_value_get(weir_state *s, const void **val, size_t *len) {
 }
 
 /* Buffers a put (or a delete) of the current key of value state s. */
-static weir_err buffered_put(rdb_backend *rb, weir_state *s, const void *val, size_t len,
-                             int del) {
+static weir_err buffered_put(rdb_backend *rb, weir_state *s, const void *val, size_t len, int del) {
     rdb_cf *c = RS(s)->cf;
     size_t n = 0;
     const char *v = "";
@@ -1052,30 +1054,6 @@ static const weir_state_ops rdb_ops = {
     .compact = rdb_compact,
 };
 
-/* mkdir -p; 0 or -1 with errno set. */
-static int mkdirs(const char *dir) {
-    char tmp[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(tmp, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != '\0') continue;
-        char c = tmp[i];
-        tmp[i] = '\0';
-        if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-        struct stat st;
-        if (stat(tmp, &st) || !S_ISDIR(st.st_mode)) {
-            if (!errno || errno == EEXIST) errno = ENOTDIR;
-            return -1;
-        }
-        tmp[i] = c;
-    }
-    return 0;
-}
-
 /* Base options: bloom filters, block cache, write buffers, merge operator (see the report in
  * docs for the figures these were tuned with). */
 static void set_options(rdb_backend *rb, const weir_backend_options *opt) {
@@ -1125,7 +1103,7 @@ weir_state_backend *weir_state_backend_rocksdb_new(const weir_backend_options *o
         free(rb);
         return NULL;
     }
-    if (mkdirs(opt->dir)) {
+    if (weir_mkdirs(opt->dir)) {
         weir_error_set(err, WEIR_EIO, 0, "rocksdb backend: cannot create directory '%s': %s",
                        opt->dir, strerror(errno));
         free(rb);

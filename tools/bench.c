@@ -29,6 +29,7 @@
 #include "jobs/dedup/job.h"
 #include "tools/cli.h"
 #include "tools/gen.h"
+#include "weir/fs.h"
 #include "weir/weir.h"
 
 typedef struct lines {
@@ -416,15 +417,15 @@ int weir_cmd_bench(int argc, char **argv) {
         fputs("weir bench: --events and --partitions must be positive\n", stderr);
         return 2;
     }
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp);
-    if (system(cmd)) return 1;
+    if (weir_mkdirs(tmp)) {
+        fprintf(stderr, "weir bench: cannot create %s\n", tmp);
+        return 1;
+    }
     if (rss_keys) {
         char dir[600];
         snprintf(dir, sizeof dir, "%s/rss-state", tmp);
         bench_state(dir, rss_keys, 0.0, 1);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-        return system(cmd) ? 1 : 0;
+        return weir_rmtree(tmp) ? 1 : 0;
     }
     printf(
         "weir bench: %zu events, %.0f%% duplicates, %.0f%% malformed, %d partitions, %ld cores\n",
@@ -478,6 +479,5 @@ int weir_cmd_bench(int argc, char **argv) {
     free(L.data);
     free(L.off);
     free(L.len);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    return system(cmd) ? 1 : 0;
+    return weir_rmtree(tmp) ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 #include "jobs/dedup/job.h"
 #include "tools/cli.h"
 #include "tools/gen.h"
+#include "weir/fs.h"
 #include "weir/weir.h"
 
 static const char run_usage[] =
@@ -83,17 +84,9 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* mkdir -p, then writable? 0 or -1 with errno. */
 static int ensure_dir(const char *dir) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    return access(dir, W_OK | X_OK);
+    return weir_mkdirs(dir) ? -1 : access(dir, W_OK | X_OK);
 }
 
 /* ------------------------------------------------------------ embedded feeder */
@@ -469,13 +462,15 @@ int weir_cmd_run(int argc, char **argv) {
         int64_t bytes;
         if (!v) continue;
         if (weir_parse_bytes(v, &bytes) || bytes <= 0) {
-            fprintf(stderr, "weir run: -D %s: '%s' is not a memory size (e.g. 64mb)\n",
-                    mem_keys[k], v);
+            fprintf(stderr, "weir run: -D %s: '%s' is not a memory size (e.g. 64mb)\n", mem_keys[k],
+                    v);
             status = 2;
             goto done;
         }
-        if (k == 0) jo.rocksdb_write_buffer_bytes = (size_t)bytes;
-        else jo.rocksdb_block_cache_bytes = (size_t)bytes;
+        if (k == 0)
+            jo.rocksdb_write_buffer_bytes = (size_t)bytes;
+        else
+            jo.rocksdb_block_cache_bytes = (size_t)bytes;
     }
     int64_t t0 = now_ms();
     if (embedded) { /* start producing before the job so that topics have data */

@@ -8,6 +8,7 @@
 #include "weir/config.h"
 #include "weir/element.h"
 #include "weir/error.h"
+#include "weir/fs.h"
 #include "weir/graph.h"
 #include "weir/job.h"
 #include "weir/json.h"

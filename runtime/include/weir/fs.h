@@ -1,0 +1,23 @@
+/*
+ * weir/fs.h - the few file-system helpers weir needs (state, output and checkpoint directories).
+ * Thread-safe (no shared state); errors are reported through errno.
+ */
+#ifndef WEIR_FS_H
+#define WEIR_FS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Creates directory @p path and its missing parents (mode 0755), like `mkdir -p`.
+ *  Returns 0, or -1 with errno set (ENOTDIR when a component is a file, ENAMETOOLONG). */
+int weir_mkdirs(const char *path);
+
+/** Removes @p path recursively, like `rm -rf` (a missing path is not an error).
+ *  Returns 0, or -1 with errno set by the first failure. Does not follow symbolic links. */
+int weir_rmtree(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
