@@ -420,12 +420,34 @@ typedef struct vb_entry {
     int del;
 } vb_entry;
 
+/* A scalable blocked Bloom filter over every key this backend instance has written to a value
+ * state (a hint, never a source of truth): a negative answer proves the key absent, so the dedup
+ * path's lookups of new keys (the vast majority) skip RocksDB, whose per-key cost grows with
+ * the number of L0 files. Segments double in size when full (~10 bits per key, 6 probes in one
+ * 512-bit block, ~1 % false positives each); a lookup tests every segment. Deletes and TTL
+ * expiry leave bits set (false positives only cost a RocksDB read). It is enabled only for a
+ * column family created by this instance: data present at open was not seen, so lookups then
+ * always go to RocksDB. */
+#define VBLOOM_MAX_SEGS 32
+typedef struct vbloom_seg {
+    uint64_t *bits;
+    size_t nblocks; /* power of two; 8 words (512 bits) each */
+    size_t n, cap;  /* keys added, keys it was sized for */
+} vbloom_seg;
+
+typedef struct vbloom {
+    vbloom_seg seg[VBLOOM_MAX_SEGS];
+    int nseg;
+    int enabled;
+} vbloom;
+
 typedef struct vbuf {
     weir_buf arena;
     vb_entry *e;
     size_t n, cap;
     int32_t *slot; /* -1 = empty */
     size_t nslot;  /* power of two, >= 2 * cap */
+    vbloom bloom;
 } vbuf;
 
 static uint64_t vb_hash(const char *k, size_t n) {
@@ -443,8 +465,69 @@ static uint64_t vb_hash(const char *k, size_t n) {
     return h * 0xc4ceb9fe1a85ec53ULL;
 }
 
+static void bloom_probe(const vbloom_seg *g, uint64_t h, size_t *block, uint32_t bit[6]) {
+    *block = (size_t)(h >> 32) & (g->nblocks - 1);
+    uint64_t x = h * 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 6; i++, x >>= 9)
+        bit[i] = (uint32_t)(x & 511);
+}
+
+/* Adds hash h; returns -1 only when a new segment cannot be allocated (the filter is then
+ * disabled: correctness never depends on it). */
+static int bloom_add(vbloom *b, uint64_t h) {
+    if (!b->enabled) return 0;
+    vbloom_seg *g = b->nseg ? &b->seg[b->nseg - 1] : NULL;
+    if (!g || g->n >= g->cap) {
+        size_t cap = g ? g->cap * 2 : (size_t)1 << 20;
+        if (b->nseg == VBLOOM_MAX_SEGS) {
+            b->enabled = 0;
+            return -1;
+        }
+        vbloom_seg *ng = &b->seg[b->nseg];
+        size_t nblocks = 1;
+        while (nblocks * 512 < cap * 10)
+            nblocks *= 2;
+        ng->bits = calloc(nblocks * 8, sizeof(uint64_t));
+        if (!ng->bits) {
+            b->enabled = 0;
+            return -1;
+        }
+        ng->nblocks = nblocks;
+        ng->n = 0;
+        ng->cap = cap;
+        g = ng;
+        b->nseg++;
+    }
+    size_t blk;
+    uint32_t bit[6];
+    bloom_probe(g, h, &blk, bit);
+    for (int i = 0; i < 6; i++)
+        g->bits[blk * 8 + bit[i] / 64] |= (uint64_t)1 << (bit[i] % 64);
+    g->n++;
+    return 0;
+}
+
+/* 0 when the key with hash h was certainly never added; 1 when it may have been (or the filter
+ * is disabled). */
+static int bloom_maybe(const vbloom *b, uint64_t h) {
+    if (!b->enabled) return 1;
+    for (int s = 0; s < b->nseg; s++) {
+        const vbloom_seg *g = &b->seg[s];
+        size_t blk;
+        uint32_t bit[6];
+        bloom_probe(g, h, &blk, bit);
+        int all = 1;
+        for (int i = 0; i < 6 && all; i++)
+            all = (g->bits[blk * 8 + bit[i] / 64] >> (bit[i] % 64)) & 1;
+        if (all) return 1;
+    }
+    return 0;
+}
+
 static void vb_free(vbuf *vb) {
     if (!vb) return;
+    for (int i = 0; i < vb->bloom.nseg; i++)
+        free(vb->bloom.seg[i].bits);
     weir_buf_free(&vb->arena);
     free(vb->e);
     free(vb->slot);
@@ -506,6 +589,7 @@ static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, 
     if (vb->n == vb->cap && vb_grow(vb)) return -1;
     size_t ins;
     uint64_t h = vb_hash(k, kn);
+    if (!del) bloom_add(&vb->bloom, h);
     long j = vb_find(vb, k, kn, h, &ins);
     size_t voff = vb->arena.len;
     if (weir_buf_append(&vb->arena, v, vn)) return -1;
@@ -588,11 +672,16 @@ static weir_err vb_flush_all(rdb_backend *rb) {
 }
 
 /* Looks key rb->key up in the buffer: 1 found (value framed, or *del), 0 absent. */
+/* Looks key k up in the buffer: 1 found (value framed, or *del), 0 not buffered, -1 certainly
+ * absent from RocksDB too (the Bloom filter says it was never written). */
 static int vb_lookup(rdb_cf *c, const char *k, size_t kn, const char **v, size_t *vn, int *del) {
     vbuf *vb = c->vb;
-    if (!vb || !vb->n) return 0;
+    if (!vb) return 0;
+    uint64_t h = vb_hash(k, kn);
+    if (!bloom_maybe(&vb->bloom, h)) return -1;
+    if (!vb->n) return 0;
     size_t ins;
-    long j = vb_find(vb, k, kn, vb_hash(k, kn), &ins);
+    long j = vb_find(vb, k, kn, h, &ins);
     if (j < 0) return 0;
     *v = vb->arena.data + vb->e[j].voff;
     *vn = vb->e[j].vlen;
@@ -608,7 +697,12 @@ static weir_err rdb_value_get(weir_state *s, const void **val, size_t *len) {
     const char *p;
     size_t n;
     int del;
-    if (vb_lookup(RS(s)->cf, rb->key.data, rb->key.len, &p, &n, &del)) {
+    int found = vb_lookup(RS(s)->cf, rb->key.data, rb->key.len, &p, &n, &del);
+    if (found < 0) {
+        release_held(rb);
+        return WEIR_ENOTFOUND;
+    }
+    if (found) {
         release_held(rb);
         if (del || unframe(s, &p, &n, weir_state_now(s->be))) return WEIR_ENOTFOUND;
         *val = p;
@@ -806,7 +900,9 @@ static weir_err rdb_multi_get(weir_state *s, const weir_state_key *keys, size_t 
         int del;
         out[i].data = NULL;
         out[i].len = 0;
-        if (vb_lookup(c, rb->klist[i], rb->klens[i], &p, &len, &del)) {
+        int found = vb_lookup(c, rb->klist[i], rb->klens[i], &p, &len, &del);
+        if (found < 0) continue; /* never written: absent */
+        if (found) {
             if (!del && !unframe(s, &p, &len, now)) {
                 out[i].data = p;
                 out[i].len = len;
@@ -975,6 +1071,9 @@ static weir_state *rdb_state_new(weir_state_backend *be, const weir_state_desc *
             weir_error_set(err, WEIR_ENOMEM, 0, "state '%s': out of memory", d->name);
             return NULL;
         }
+        /* only keys written through this instance are known: enable the filter for a state
+         * that had no data (no metadata record) when it was registered */
+        c->vb->bloom.enabled = !have;
     }
     rdb_state *st = calloc(1, sizeof *st);
     if (!st) {
@@ -1066,6 +1165,7 @@ static void set_options(rdb_backend *rb, const weir_backend_options *opt) {
     rocksdb_options_set_write_buffer_size(o, wbuf);
     rocksdb_options_set_max_write_buffer_number(o, 2);
     rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
+    rocksdb_options_set_compaction_style(o, rocksdb_universal_compaction);
     rocksdb_options_set_compression(o, rocksdb_lz4_compression);
     /* memtable bloom: absent-key lookups (dedup) skip the skiplist search */
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.1);
