@@ -7,6 +7,8 @@
 
 /** `weir run <job> [options]` (tools/run_cmd.c). */
 int weir_cmd_run(int argc, char **argv);
+/** `weir run replay [options]`: the DLQ replay job (tools/replay_cmd.c). */
+int weir_cmd_replay(int argc, char **argv);
 /** `weir gen [options]` (tools/gen.c). */
 int weir_cmd_gen(int argc, char **argv);
 /** `weir kafka embedded [options]` (tools/kafka_cmd.c). */

@@ -33,6 +33,7 @@ static const char run_usage[] =
     "\n"
     "Jobs:\n"
     "  dedup    the quality gate / dedup / typed-row job (spec dedup-job.md)\n"
+    "  replay   the bounded DLQ replay job (spec dedup-job.md §10; `weir run replay --help`)\n"
     "\n"
     "Input (one of):\n"
     "  --input FILE               JSON lines, one Kafka record value per line (repeatable)\n"
@@ -225,6 +226,8 @@ static int parse_long(const char *s, long long lo, long long hi, long long *out)
 }
 
 int weir_cmd_run(int argc, char **argv) {
+    /* jobs with their own option sets */
+    if (argc > 1 && !strcmp(argv[1], "replay")) return weir_cmd_replay(argc - 1, argv + 1);
     static const struct option opts[] = {{"input", required_argument, 0, OPT_INPUT},
                                          {"kafka", required_argument, 0, OPT_KAFKA},
                                          {"topic", required_argument, 0, OPT_TOPIC},
@@ -353,7 +356,7 @@ int weir_cmd_run(int argc, char **argv) {
     }
     const char *job_name = argv[optind];
     if (strcmp(job_name, "dedup") != 0) {
-        fprintf(stderr, "weir run: unknown job '%s' (available: dedup)\n", job_name);
+        fprintf(stderr, "weir run: unknown job '%s' (available: dedup, replay)\n", job_name);
         status = 2;
         goto done;
     }

@@ -12,7 +12,7 @@ static const char usage[] =
     "Usage: weir <command> [options]\n"
     "\n"
     "Commands:\n"
-    "  run <job>         run a job in this process (jobs: dedup); see `weir run --help`\n"
+    "  run <job>         run a job in this process (jobs: dedup, replay); see `weir run --help`\n"
     "  gen               generate realistic Livepeer streaming events (JSON lines or Kafka)\n"
     "  kafka embedded    start an embedded Kafka cluster and print its bootstrap address\n"
     "  bench             measure the dedup job against the raw limits of its parts\n"
