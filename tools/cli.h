@@ -14,6 +14,10 @@ int weir_cmd_gen(int argc, char **argv);
 /** `weir kafka embedded [options]` (tools/kafka_cmd.c). */
 int weir_cmd_kafka(int argc, char **argv);
 
+/** `weir schema print|apply` (tools/schema_cmd.c). */
+int weir_cmd_schema(int argc, char **argv);
+/** `weir ch-load --clickhouse URL --dir D` (tools/ch_load_cmd.c). */
+int weir_cmd_ch_load(int argc, char **argv);
 /** `weir bench [options]` (tools/bench.c). */
 int weir_cmd_bench(int argc, char **argv);
 

@@ -14,6 +14,7 @@ PKGS=(
   libcmocka-dev         # unit tests
   kcat                  # real Kafka client used by the end-to-end tests
   python3               # test helpers compare JSON outputs
+  clickhouse-server clickhouse-client  # real ClickHouse 18.16 for the sink tests (plain process)
 )
 missing=()
 for p in "${PKGS[@]}"; do

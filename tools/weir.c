@@ -16,6 +16,8 @@ static const char usage[] =
     "  gen               generate realistic Livepeer streaming events (JSON lines or Kafka)\n"
     "  kafka embedded    start an embedded Kafka cluster and print its bootstrap address\n"
     "  bench             measure the dedup job against the raw limits of its parts\n"
+    "  schema            print or apply the ClickHouse DDL (dialects 24 and 18)\n"
+    "  ch-load           insert <table>.jsonl files into ClickHouse through the sink\n"
     "  help              this text\n"
     "\n"
     "Environment: the jobs read the QUALITY_*, CLICKHOUSE_* variables of the specs;\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) return weir_cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "kafka")) return weir_cmd_kafka(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return weir_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "schema")) return weir_cmd_schema(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ch-load")) return weir_cmd_ch_load(argc - 1, argv + 1);
     fprintf(stderr, "weir: unknown command '%s' (see `weir --help`)\n", cmd);
     return 2;
 }

@@ -17,17 +17,17 @@ extern "C" {
 
 /** A growable buffer. Zero-initialise ({0}) before first use; owns `data`. Not thread-safe. */
 typedef struct weir_buf {
-    char *data;  /**< heap memory owned by the buffer; NULL until first append */
-    size_t len;  /**< bytes used (bytes) */
-    size_t cap;  /**< bytes allocated, excluding the terminating NUL slot */
-    int oom;     /**< set to 1 when an allocation failed; later appends are no-ops */
+    char *data; /**< heap memory owned by the buffer; NULL until first append */
+    size_t len; /**< bytes used (bytes) */
+    size_t cap; /**< bytes allocated, excluding the terminating NUL slot */
+    int oom;    /**< set to 1 when an allocation failed; later appends are no-ops */
 } weir_buf;
 
 /** Slow path of weir_buf_reserve(): grows the allocation. */
 int weir_buf_grow(weir_buf *b, size_t extra);
 /** Ensures room for @p extra more bytes. Returns 0, or -1 on allocation failure (sets oom). */
 static inline int weir_buf_reserve(weir_buf *b, size_t extra) {
-    if (b->len + extra <= b->cap && !b->oom) return 0;
+    if (b->cap && b->len + extra <= b->cap && !b->oom) return 0; /* cap 0: no memory yet */
     return weir_buf_grow(b, extra);
 }
 /** Appends @p n bytes. Returns 0 or -1 (oom). */
@@ -41,7 +41,9 @@ static inline int weir_buf_append(weir_buf *b, const void *p, size_t n) {
 /** Appends a NUL-terminated string. Returns 0 or -1. */
 int weir_buf_puts(weir_buf *b, const char *s);
 /** Appends one byte. Returns 0 or -1. */
-static inline int weir_buf_putc(weir_buf *b, char c) { return weir_buf_append(b, &c, 1); }
+static inline int weir_buf_putc(weir_buf *b, char c) {
+    return weir_buf_append(b, &c, 1);
+}
 /** Appends printf-formatted text. Returns 0 or -1. */
 int weir_buf_printf(weir_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Appends the decimal text of a signed 64-bit integer. */
