@@ -204,9 +204,17 @@ int weir_cmd_ch_load(int argc, char **argv) {
     int status = 1;
     if (tables) {
         char *copy = strdup(tables), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            paths = realloc(paths, (n_paths + 1) * sizeof *paths);
-            if (asprintf(&paths[n_paths++], "%s/%s.jsonl", dir, t) < 0) return 1;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+             t = strtok_r(NULL, ",", &save)) {
+            char **np = realloc(paths, (n_paths + 1) * sizeof *paths);
+            if (!np || asprintf(&np[n_paths], "%s/%s.jsonl", dir, t) < 0) {
+                fputs("weir ch-load: out of memory\n", stderr);
+                free(np ? np : paths);
+                free(copy);
+                return 1;
+            }
+            paths = np;
+            n_paths++;
         }
         free(copy);
     } else {
@@ -220,8 +228,15 @@ int weir_cmd_ch_load(int argc, char **argv) {
             size_t l = strlen(e->d_name);
             if (l <= 6 || strcmp(e->d_name + l - 6, ".jsonl")) continue;
             if (l > 10 && !strcmp(e->d_name + l - 10, ".dlq.jsonl")) continue;
-            paths = realloc(paths, (n_paths + 1) * sizeof *paths);
-            if (asprintf(&paths[n_paths++], "%s/%s", dir, e->d_name) < 0) return 1;
+            char **np = realloc(paths, (n_paths + 1) * sizeof *paths);
+            if (!np || asprintf(&np[n_paths], "%s/%s", dir, e->d_name) < 0) {
+                fputs("weir ch-load: out of memory\n", stderr);
+                free(np ? np : paths);
+                closedir(d);
+                return 1;
+            }
+            paths = np;
+            n_paths++;
         }
         closedir(d);
         qsort(paths, n_paths, sizeof *paths, cmp_str);

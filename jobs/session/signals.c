@@ -77,13 +77,10 @@ int ws_norm_addr(char *out, size_t cap, const char *in) {
         n = cap - 1;
         tr = 1;
     }
-    char tmp[1024];
-    if (n >= sizeof tmp) n = sizeof tmp - 1, tr = 1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* index-by-index, so out may alias a */
         char c = a[i];
-        tmp[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
-    memcpy(out, tmp, n);
     out[n] = 0;
     return tr;
 }

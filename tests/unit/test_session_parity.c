@@ -273,6 +273,7 @@ static void compare(const char *exp_path, outputs *o) {
     char gtrace[MAXROWS][256], gstatus[MAXROWS][256];
     int ngt = 0, ngs = 0, gseg = 0;
     ws_segment gsegs[16];
+    char greason[16][64]; /* storage for gsegs[i].reason */
     int64_t gseg_ver[16];
     for (int i = 0; i < 16; i++)
         gseg_ver[i] = -1;
@@ -310,7 +311,8 @@ static void compare(const char *exp_path, outputs *o) {
                     get_text(r, "segment_end_ts", tmp, sizeof tmp, &isn);
                     gsegs[ix].segment_end_ts = isn ? WS_TS_NULL : parse_iso(tmp);
                     get_text(r, "reason", tmp, sizeof tmp, &isn);
-                    gsegs[ix].reason = strdup(tmp);
+                    snprintf(greason[ix], sizeof greason[ix], "%.63s", tmp);
+                    gsegs[ix].reason = greason[ix];
                     if (ix + 1 > gseg) gseg = (int)ix + 1;
                 }
             }
@@ -381,7 +383,6 @@ static void compare(const char *exp_path, outputs *o) {
             ts_match(a->segment_start_ts, b->segment_start_ts) &&
                 ts_match(a->segment_end_ts, b->segment_end_ts) && !strcmp(a->reason, b->reason),
             tmp, tmp2, &sess_ok, &strict);
-        free((void *)b->reason);
     }
     /* trace edges / status samples as multisets (golden already shifted to our frame) */
     qsort(o->trace_keys, (size_t)o->ntrace, 256, cmpstr);
