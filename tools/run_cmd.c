@@ -51,6 +51,10 @@ static const char run_usage[] =
     "  --output-dir DIR           write <table>.jsonl per ClickHouse table, plus\n"
     "                             streaming_events_dlq.jsonl and "
     "streaming_events_quarantine.jsonl\n"
+    "  --clickhouse URL           also insert typed, DLQ and quarantine rows into ClickHouse over\n"
+    "                             HTTP (CLICKHOUSE_USER/PASSWORD/SINK_* apply; see weir schema)\n"
+    "  --clickhouse-database DB   database (default CLICKHOUSE_DATABASE, else derived from URL)\n"
+    "  --clickhouse-user U        user (default CLICKHOUSE_USER; \"\" = no authentication)\n"
     "  -p, --parallelism N        parallelism of the job's operators (default 1 or\n"
     "                             -D parallelism.default)\n"
     "  --max-parallelism N        key groups of keyed operators (default: Flink's rule, >= 128)\n"
@@ -213,7 +217,10 @@ enum {
     OPT_MAXP,
     OPT_BACKEND,
     OPT_STATEDIR,
-    OPT_BOUNDED
+    OPT_BOUNDED,
+    OPT_CH,
+    OPT_CHDB,
+    OPT_CHUSER
 };
 
 static int parse_long(const char *s, long long lo, long long hi, long long *out) {
@@ -244,12 +251,15 @@ int weir_cmd_run(int argc, char **argv) {
                                          {"state-backend", required_argument, 0, OPT_BACKEND},
                                          {"state-dir", required_argument, 0, OPT_STATEDIR},
                                          {"bounded", no_argument, 0, OPT_BOUNDED},
+                                         {"clickhouse", required_argument, 0, OPT_CH},
+                                         {"clickhouse-database", required_argument, 0, OPT_CHDB},
+                                         {"clickhouse-user", required_argument, 0, OPT_CHUSER},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_inputs = 0;
     const char *kafka = NULL, *topic = NULL, *dlq = NULL, *quar = NULL, *out = NULL;
-    const char *backend = NULL, *state_dir = NULL;
+    const char *backend = NULL, *state_dir = NULL, *ch_url = NULL, *ch_db = NULL, *ch_user = NULL;
     long long generate = 100000, parts = 8, p = 0, maxp = 0, seed = 1;
     double dupf = 0.05, malf = 0.01;
     int bounded = 0, status = 1;
@@ -298,6 +308,15 @@ int weir_cmd_run(int argc, char **argv) {
             break;
         case OPT_BOUNDED:
             bounded = 1;
+            break;
+        case OPT_CH:
+            ch_url = optarg;
+            break;
+        case OPT_CHDB:
+            ch_db = optarg;
+            break;
+        case OPT_CHUSER:
+            ch_user = optarg;
             break;
         case OPT_DUP:
             dupf = atof(optarg);
@@ -424,6 +443,21 @@ int weir_cmd_run(int argc, char **argv) {
     o.output_dir = out;
     o.props = props;
     o.bounded = bounded;
+    weir_clickhouse_sink_conf ch;
+    if (ch_url) {
+        weir_clickhouse_sink_conf_from_env(&ch, NULL, NULL);
+        snprintf(ch.url, sizeof ch.url, "%s", ch_url);
+        const char *envdb = getenv("CLICKHOUSE_DATABASE");
+        if (ch_user) {
+            snprintf(ch.user, sizeof ch.user, "%s", ch_user);
+            if (!*ch_user) ch.password[0] = '\0';
+        }
+        if (ch_db)
+            snprintf(ch.database, sizeof ch.database, "%s", ch_db);
+        else if (!envdb || !*envdb)
+            weir_clickhouse_database_from_url(ch_url, ch.database, sizeof ch.database);
+        o.clickhouse = &ch;
+    }
 
     if (embedded) {
         ek = weir_embedded_kafka_start(1, &err);

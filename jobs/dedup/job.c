@@ -26,6 +26,7 @@
 typedef struct dd_job_shared {
     dd_config cfg;
     int rows_to_files, env_to_kafka;
+    int rows_out; /* envelope rows (§5.4) have a sink: files and/or ClickHouse */
     char table_names[DD_T__COUNT][128]; /* with prefix */
 } dd_job_shared;
 
@@ -37,6 +38,7 @@ struct dd_job {
     weir_kafka_source_conf ksrc;
     weir_file_sink_conf fsink;
     weir_kafka_sink_conf kdlq, kquar;
+    weir_clickhouse_sink_conf ch;
     weir_config *sink_props; /* user librdkafka properties + DD_ENVELOPE_MAX_MESSAGE_BYTES */
     const char *precreate[DD_T__COUNT + 1];
 };
@@ -47,7 +49,9 @@ struct dd_job {
  * unless the user sets message.max.bytes. A broker that still refuses fails the job loudly. */
 #define DD_ENVELOPE_MAX_MESSAGE_BYTES "33554432"
 
-static void copy_prop(void *ud, const char *k, const char *v) { weir_config_set(ud, k, v); }
+static void copy_prop(void *ud, const char *k, const char *v) {
+    weir_config_set(ud, k, v);
+}
 
 /* Counters one subtask resolves once in open(). */
 typedef struct counters {
@@ -87,7 +91,7 @@ static weir_err emit_envelope(weir_ctx *ctx, const dd_job_shared *sh, const coun
         weir_err rc = weir_emit_side(ctx, quarantine ? "quarantine-kafka" : "dlq-kafka", &r);
         if (rc) return rc;
     }
-    if (sh->rows_to_files) {
+    if (sh->rows_out) {
         weir_buf_reset(buf);
         dd_envelope_write_row(buf, env);
         if (buf->oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory encoding an envelope");
@@ -436,6 +440,62 @@ static void parse_close(weir_ctx *ctx) {
 static const weir_operator_def parse_def = {
     .kind = "parse", .open = parse_open, .process = parse_process, .close = parse_close};
 
+/* ------------------------------------------------------------ clickhouse-dlq */
+
+/* Rows the ClickHouse sink could not write (its "dlq" side output: rejected by the server, or
+ * over CLICKHOUSE_SINK_MAX_RECORD_BYTES) become streaming_events_dlq rows (spec §5.2 stage
+ * CLICKHOUSE_SINK / DLQ_SINK_WRITE, §5.4), guarded like every envelope row (§5.5). */
+typedef struct chdlq_local {
+    counters cn;
+    weir_buf row;
+} chdlq_local;
+
+static weir_err chdlq_open(weir_ctx *ctx) {
+    chdlq_local *L = calloc(1, sizeof *L);
+    if (!L) return WEIR_ENOMEM;
+    counters_init(&L->cn, weir_ctx_metrics(ctx));
+    weir_ctx_set_local(ctx, L);
+    return WEIR_OK;
+}
+
+static weir_err chdlq_process(weir_ctx *ctx, const weir_record *rec) {
+    const dd_job_shared *sh = weir_ctx_udata(ctx);
+    chdlq_local *L = weir_ctx_local(ctx);
+    weir_error e = {0};
+    weir_buf_reset(&L->row);
+    if (weir_clickhouse_dlq_row((const char *)rec->value, rec->value_len, weir_ctx_now_ms(ctx),
+                                &L->row, &e))
+        return weir_ctx_fail(ctx, e.code ? e.code : WEIR_EINTERNAL,
+                             "ClickHouse DLQ record not understood: %s", e.msg);
+    weir_counter_add(L->cn.dlq_total, 1);
+    if ((int64_t)L->row.len > sh->cfg.max_record_bytes) {
+        weir_counter_add(L->cn.oversize, 1);
+        weir_log(WEIR_LOG_WARN, weir_ctx_where(ctx),
+                 "DLQ row of %zu bytes for a row ClickHouse refused exceeds %lld bytes: dropped "
+                 "for the table",
+                 L->row.len, (long long)sh->cfg.max_record_bytes);
+        return WEIR_OK;
+    }
+    const char *table = sh->table_names[DD_T_DLQ];
+    weir_record r = {.key = (const uint8_t *)table,
+                     .key_len = (uint32_t)strlen(table),
+                     .value = (const uint8_t *)L->row.data,
+                     .value_len = (uint32_t)L->row.len,
+                     .timestamp_ms = WEIR_NO_TIMESTAMP,
+                     .key_group = -1};
+    return weir_emit(ctx, &r);
+}
+
+static void chdlq_close(weir_ctx *ctx) {
+    chdlq_local *L = weir_ctx_local(ctx);
+    if (!L) return;
+    weir_buf_free(&L->row);
+    free(L);
+}
+
+static const weir_operator_def chdlq_def = {
+    .kind = "clickhouse-dlq", .open = chdlq_open, .process = chdlq_process, .close = chdlq_close};
+
 /* ---------------------------------------------------------------------- DAG */
 
 static int add_sink(dd_job *j, const char *uid, const weir_operator_def *def, void *conf, int from,
@@ -449,10 +509,17 @@ static int add_sink(dd_job *j, const char *uid, const weir_operator_def *def, vo
 static int add_envelope_sinks(dd_job *j, int from, const char *prefix, int quarantine, int32_t p,
                               weir_error *err) {
     char uid[128], tag[64];
+    snprintf(tag, sizeof tag, "%s-row", quarantine ? "quarantine" : "dlq");
     if (j->sh.rows_to_files) {
         snprintf(uid, sizeof uid, "%s-%s-file-sink", prefix, quarantine ? "quarantine" : "dlq");
-        snprintf(tag, sizeof tag, "%s-row", quarantine ? "quarantine" : "dlq");
         if (add_sink(j, uid, &weir_file_sink_def, &j->fsink, from, tag, p, err) < 0) return -1;
+    }
+    /* an envelope row the server refuses is not re-enveloped (no DLQ loop): with the sink's
+     * "dlq" output left unconnected it fails the job, loudly */
+    if (j->o.clickhouse) {
+        snprintf(uid, sizeof uid, "%s-%s-clickhouse-sink", prefix,
+                 quarantine ? "quarantine" : "dlq");
+        if (add_sink(j, uid, &weir_clickhouse_sink_def, &j->ch, from, tag, p, err) < 0) return -1;
     }
     if (j->sh.env_to_kafka) {
         snprintf(uid, sizeof uid, "%s-%s-kafka-sink", prefix, quarantine ? "quarantine" : "dlq");
@@ -482,6 +549,11 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
     j->sh.cfg = o->cfg;
     j->sh.rows_to_files = o->output_dir != NULL;
     j->sh.env_to_kafka = o->kafka_bootstrap != NULL;
+    j->sh.rows_out = o->output_dir != NULL || o->clickhouse != NULL;
+    if (o->clickhouse) {
+        j->ch = *o->clickhouse;
+        j->ch.table_prefix[0] = '\0'; /* record keys already carry QUALITY_TABLE_PREFIX */
+    }
     for (int t = 0; t < DD_T__COUNT; t++) {
         snprintf(j->sh.table_names[t], sizeof j->sh.table_names[t], "%s%s", o->cfg.table_prefix,
                  dd_table_name((dd_table)t));
@@ -562,6 +634,20 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
     if (o->output_dir && add_sink(j, "typed-rows-file-sink", &weir_file_sink_def, &j->fsink, parse,
                                   NULL, p, err) < 0)
         goto fail;
+    if (o->clickhouse) {
+        int chs = add_sink(j, "typed-rows-clickhouse-sink", &weir_clickhouse_sink_def, &j->ch,
+                           parse, NULL, p, err);
+        int chd = chs < 0 ? -1
+                          : weir_graph_add(j->g, "clickhouse-dlq", "clickhouse-dlq", &chdlq_def,
+                                           &j->sh, p, err);
+        if (chd < 0 ||
+            weir_graph_connect(j->g, chs, WEIR_CLICKHOUSE_DLQ_TAG, chd, WEIR_PART_FORWARD, err) ||
+            add_sink(j, "clickhouse-dlq-clickhouse-sink", &weir_clickhouse_sink_def, &j->ch, chd,
+                     NULL, p, err) < 0 ||
+            (o->output_dir && add_sink(j, "clickhouse-dlq-file-sink", &weir_file_sink_def,
+                                       &j->fsink, chd, NULL, p, err) < 0))
+            goto fail;
+    }
     return j;
 fail:
     dd_job_free(j);

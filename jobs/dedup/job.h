@@ -6,6 +6,8 @@
  *                   └─hash(dedup key)─► dedup (keyed, TTL) ──side "quarantine"──► quarantine sinks
  *                                         └─forward─► parse + size guard ──side "dlq"──► DLQ sinks
  *                                                       └─forward─► typed-row file sink
+ *                                                       └─forward─► ClickHouse sink ─"dlq"─►
+ *                                                            clickhouse-dlq (→ DLQ row sinks)
  *
  * The gate runs chained to its source, so records of one split keep their order up to the keyBy
  * (first arrival wins deterministically for a single split, as in Flink).
@@ -22,15 +24,18 @@ extern "C" {
 
 /** What to run. Zero-initialise, then fill. Strings are borrowed for the job's lifetime. */
 typedef struct dd_job_options {
-    dd_config cfg;               /**< spec §11 configuration (topics, TTL, limits, prefix) */
-    const char **input_files;    /**< JSON-lines inputs (file mode) */
+    dd_config cfg;            /**< spec §11 configuration (topics, TTL, limits, prefix) */
+    const char **input_files; /**< JSON-lines inputs (file mode) */
     size_t n_input_files;
     const char *kafka_bootstrap; /**< Kafka mode when non-NULL (overrides cfg.kafka_bootstrap) */
     int bounded;                 /**< Kafka: stop at the end offsets seen at start */
-    const char *output_dir;      /**< typed rows + DLQ/quarantine rows as <table>.jsonl; NULL = none */
-    int32_t parallelism;         /**< dedup/parse parallelism (and Kafka source parallelism) */
-    int32_t max_parallelism;     /**< 0 → Flink default */
-    const weir_config *props;    /**< extra librdkafka properties (borrowed, may be NULL) */
+    const char *output_dir;   /**< typed rows + DLQ/quarantine rows as <table>.jsonl; NULL = none */
+    int32_t parallelism;      /**< dedup/parse parallelism (and Kafka source parallelism) */
+    int32_t max_parallelism;  /**< 0 → Flink default */
+    const weir_config *props; /**< extra librdkafka properties (borrowed, may be NULL) */
+    /** ClickHouse output (spec §8): typed rows, DLQ and quarantine rows are also inserted there
+     *  when non-NULL (copied; its table_prefix is ignored: records carry prefixed names). */
+    const weir_clickhouse_sink_conf *clickhouse;
 } dd_job_options;
 
 /** A built dedup job: the graph and the connector configurations it points to. */
