@@ -734,7 +734,10 @@ static weir_err add_row(weir_ctx *ctx, ch_local *L, const weir_record *rec) {
     if (L->buffered >= L->max_buffered) { /* backpressure: wait, never drop */
         weir_counter_add(L->c_backpressure, 1);
         seal_all(L);
-        while (!L->fatal && L->buffered >= L->max_buffered) {
+        /* hysteresis: resume only with room for whole batches again; waiting for a single free
+         * slot made every later row seal its table's batch at one row (a ClickHouse part per
+         * row) */
+        while (!L->fatal && L->buffered > L->max_buffered / 2) {
             if (weir_ctx_cancelled(ctx)) return WEIR_ECANCELLED;
             pump(ctx, L, 100);
         }
