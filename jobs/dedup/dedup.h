@@ -36,28 +36,32 @@ extern "C" {
 /** Job configuration; every field has the spec default after dd_config_defaults(). Owns its
  *  strings (fixed-size arrays, no heap). */
 typedef struct dd_config {
-    char kafka_bootstrap[512];      /**< QUALITY_KAFKA_BOOTSTRAP, default "kafka:9092" */
+    char kafka_bootstrap[512];           /**< QUALITY_KAFKA_BOOTSTRAP, default "kafka:9092" */
     char input_topics[DD_MAX_LIST][256]; /**< QUALITY_INPUT_TOPICS, else QUALITY_INPUT_TOPIC */
     int n_input_topics;
-    char topic_org[DD_MAX_LIST][2][256];  /**< QUALITY_TOPIC_ORG_MAP pairs (topic, org) */
+    char topic_org[DD_MAX_LIST][2][256]; /**< QUALITY_TOPIC_ORG_MAP pairs (topic, org) */
     int n_topic_org;
-    char topic_reset[DD_MAX_LIST][2][256]; /**< QUALITY_TOPIC_RESET_STRATEGY_MAP (topic, earliest|latest) */
+    char topic_reset[DD_MAX_LIST][2]
+                    [256]; /**< QUALITY_TOPIC_RESET_STRATEGY_MAP (topic, earliest|latest) */
     int n_topic_reset;
-    char dlq_topic[256];            /**< QUALITY_DLQ_TOPIC */
-    char quarantine_topic[256];     /**< QUALITY_QUARANTINE_TOPIC */
-    char group_id[256];             /**< QUALITY_GROUP_ID */
-    int64_t dedup_ttl_minutes;      /**< QUALITY_DEDUP_TTL_MINUTES, default 1440 (U4: junk → default) */
+    char dlq_topic[256];        /**< QUALITY_DLQ_TOPIC */
+    char quarantine_topic[256]; /**< QUALITY_QUARANTINE_TOPIC */
+    char group_id[256];         /**< QUALITY_GROUP_ID */
+    int64_t dedup_ttl_minutes; /**< QUALITY_DEDUP_TTL_MINUTES, default 1440 (U4: junk → default) */
     char supported_versions[DD_MAX_LIST][64]; /**< QUALITY_SUPPORTED_VERSIONS (§3.4) */
-    int n_supported_versions;       /**< 0 = every version accepted (whitespace-only variable) */
-    int64_t max_record_bytes;       /**< CLICKHOUSE_SINK_MAX_RECORD_BYTES, default 1000000 */
-    char table_prefix[64];          /**< QUALITY_TABLE_PREFIX, default "" (baseline names); "raw_" gives later names */
-    char clickhouse_url[512];       /**< CLICKHOUSE_URL */
+    int n_supported_versions; /**< 0 = every version accepted (whitespace-only variable) */
+    int64_t max_record_bytes; /**< CLICKHOUSE_SINK_MAX_RECORD_BYTES, default 1000000 */
+    char table_prefix[64];    /**< QUALITY_TABLE_PREFIX, default "" (baseline names); "raw_" gives
+                                 later names */
+    char clickhouse_url[512]; /**< CLICKHOUSE_URL */
     char clickhouse_user[128];
     char clickhouse_password[128];
-    char clickhouse_database[128];  /**< CLICKHOUSE_DATABASE or derived from the URL (§11, U3) */
-    int64_t ch_max_batch_size, ch_max_in_flight, ch_max_buffered, ch_max_batch_bytes, ch_max_time_ms;
+    char clickhouse_database[128]; /**< CLICKHOUSE_DATABASE or derived from the URL (§11, U3) */
+    int64_t ch_max_batch_size, ch_max_in_flight, ch_max_buffered, ch_max_batch_bytes,
+        ch_max_time_ms;
     int64_t metrics_rate_window_sec;
-    char capability_catalog_path[1024]; /**< WEIR_CAPABILITY_CATALOG; "" = the built-in v1 catalog */
+    char
+        capability_catalog_path[1024]; /**< WEIR_CAPABILITY_CATALOG; "" = the built-in v1 catalog */
 } dd_config;
 
 /** Fills @p c with the spec defaults. */
@@ -80,7 +84,7 @@ typedef struct dd_source {
     wj_str topic;
     int32_t partition;
     int64_t offset;
-    int64_t record_ts;  /**< ms, -1 when the broker has none */
+    int64_t record_ts; /**< ms, -1 when the broker has none */
 } dd_source;
 
 /** The three dimensions of §4.2 (each may be null). */
@@ -91,11 +95,11 @@ typedef struct dd_dims {
 /** An accepted event (§3.5) plus its dedup key (§4.1). */
 typedef struct dd_event {
     wj_str event_id, event_type, event_version, gateway;
-    wj_str raw_json;          /**< decoded raw JSON, verbatim (§2.2) */
-    int64_t timestamp;        /**< ts(root.timestamp), epoch ms */
-    int replay;               /**< lbool(root.__replay) */
+    wj_str raw_json;   /**< decoded raw JSON, verbatim (§2.2) */
+    int64_t timestamp; /**< ts(root.timestamp), epoch ms */
+    int replay;        /**< lbool(root.__replay) */
     dd_source source;
-    dd_dims dims;             /**< gate variant */
+    dd_dims dims; /**< gate variant */
     wj_str dedup_key;
     const char *dedup_strategy; /**< "event_id" or "payload_hash" (static string) */
 } dd_event;
@@ -105,17 +109,18 @@ typedef struct dd_event {
 /** Rejected-event envelope (§5.1). Static strings for the enumerations. */
 typedef struct dd_envelope {
     dd_source source;
-    const char *stage, *failure_class, *reason; /**< e.g. "SCHEMA_VALIDATION", "SCHEMA_INVALID", "missing_field" */
+    const char *stage, *failure_class,
+        *reason; /**< e.g. "SCHEMA_VALIDATION", "SCHEMA_INVALID", "missing_field" */
     wj_str details;
     wj_str event_id, event_type, event_version;
-    int has_dims;             /**< 0 → "dimensions": null */
+    int has_dims; /**< 0 → "dimensions": null */
     dd_dims dims;
     const char *payload_encoding; /**< "json" or "base64" */
     wj_str payload_body, canonical_json;
     wj_str dedup_key;
-    const char *dedup_strategy;   /**< NULL → null */
+    const char *dedup_strategy; /**< NULL → null */
     int replay;
-    int64_t ingestion_ts;     /**< wall clock ms when built */
+    int64_t ingestion_ts; /**< wall clock ms when built */
     int has_event_ts;
     int64_t event_ts;
 } dd_envelope;
@@ -127,6 +132,13 @@ typedef struct dd_envelope {
 void dd_envelope_from_event(dd_envelope *env, const dd_event *ev, const char *stage,
                             const char *failure_class, const char *reason, wj_str details,
                             int64_t now_ms);
+/**
+ * The pre-sink size guard of §7.2 / §5.5: returns 1 when a row of @p row_bytes UTF-8 bytes
+ * (without the newline) is over @p limit (strictly greater; equality passes), and then, if
+ * @p details is non-NULL, appends `Row size <n> exceeds limit <limit>` to it. Returns 0
+ * otherwise. Pure, thread-safe. Test vectors G1-G5.
+ */
+int dd_row_too_large(size_t row_bytes, int64_t limit, weir_buf *details);
 /** Appends the Kafka value of @p env: compact JSON, field order of §5.3. */
 void dd_envelope_write_kafka(weir_buf *out, const dd_envelope *env);
 /** Appends the ClickHouse JSONEachRow row of @p env (§5.4), no trailing newline. */
@@ -136,8 +148,9 @@ void dd_envelope_write_row(weir_buf *out, const dd_envelope *env);
 
 /** Result of the quality gate. */
 typedef enum dd_gate_result {
-    DD_GATE_ACCEPTED = 0, /**< *ev filled; the parsed document is weir_json root from dd_gate_root() */
-    DD_GATE_REJECTED = 1  /**< *env filled (DESERIALIZATION or SCHEMA_VALIDATION) */
+    DD_GATE_ACCEPTED =
+        0, /**< *ev filled; the parsed document is weir_json root from dd_gate_root() */
+    DD_GATE_REJECTED = 1 /**< *env filled (DESERIALIZATION or SCHEMA_VALIDATION) */
 } dd_gate_result;
 
 /** Per-subtask gate: owns a JSON parser and scratch buffers. Not thread-safe. */

@@ -14,6 +14,13 @@
 
 #include "jobs/dedup/dedup.h"
 
+int dd_row_too_large(size_t row_bytes, int64_t limit, weir_buf *details) {
+    if ((int64_t)row_bytes <= limit) return 0;
+    if (details)
+        weir_buf_printf(details, "Row size %zu exceeds limit %lld", row_bytes, (long long)limit);
+    return 1;
+}
+
 void dd_envelope_from_event(dd_envelope *env, const dd_event *ev, const char *stage,
                             const char *failure_class, const char *reason, wj_str details,
                             int64_t now_ms) {

@@ -95,7 +95,7 @@ static weir_err emit_envelope(weir_ctx *ctx, const dd_job_shared *sh, const coun
         weir_buf_reset(buf);
         dd_envelope_write_row(buf, env);
         if (buf->oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory encoding an envelope");
-        if ((int64_t)buf->len > sh->cfg.max_record_bytes) {
+        if (dd_row_too_large(buf->len, sh->cfg.max_record_bytes, NULL)) {
             /* §5.5: dropped for the ClickHouse path only, never re-enveloped (no DLQ loop) */
             weir_counter_add(cn->oversize, 1);
             weir_log(WEIR_LOG_WARN, weir_ctx_where(ctx),
@@ -379,11 +379,9 @@ static int dlq_from_event(parse_local *L, const char *stage, const char *cls, co
 
 static int on_row(void *ud, dd_table t, const char *row, size_t len) {
     parse_local *L = ud;
-    if ((int64_t)len > L->sh->cfg.max_record_bytes) { /* §7.2 size guard */
+    weir_buf_reset(&L->details);
+    if (dd_row_too_large(len, L->sh->cfg.max_record_bytes, &L->details)) { /* §7.2 */
         weir_counter_add(L->cn.oversize, 1);
-        weir_buf_reset(&L->details);
-        weir_buf_printf(&L->details, "Row size %zu exceeds limit %lld", len,
-                        (long long)L->sh->cfg.max_record_bytes);
         weir_log(WEIR_LOG_WARN, weir_ctx_where(L->ctx), "%s (table %s, event id '%.*s')",
                  L->details.data, dd_table_name(t), (int)L->ev.event_id.n,
                  L->ev.event_id.s ? L->ev.event_id.s : "");
@@ -468,7 +466,7 @@ static weir_err chdlq_process(weir_ctx *ctx, const weir_record *rec) {
         return weir_ctx_fail(ctx, e.code ? e.code : WEIR_EINTERNAL,
                              "ClickHouse DLQ record not understood: %s", e.msg);
     weir_counter_add(L->cn.dlq_total, 1);
-    if ((int64_t)L->row.len > sh->cfg.max_record_bytes) {
+    if (dd_row_too_large(L->row.len, sh->cfg.max_record_bytes, NULL)) { /* §5.5 */
         weir_counter_add(L->cn.oversize, 1);
         weir_log(WEIR_LOG_WARN, weir_ctx_where(ctx),
                  "DLQ row of %zu bytes for a row ClickHouse refused exceeds %lld bytes: dropped "
