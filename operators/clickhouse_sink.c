@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "weir/connectors.h"
 #include "weir/json.h"
@@ -299,11 +300,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
 }
 
 static uint64_t fnv64(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(p, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 static int start_request(ch_local *L, ch_batch *b) {

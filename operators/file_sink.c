@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "weir/connectors.h"
 #include "weir/fs.h"
@@ -65,11 +66,7 @@ typedef struct fsink_local {
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(p, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 static int key_valid(const uint8_t *k, size_t n) {

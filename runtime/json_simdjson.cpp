@@ -34,6 +34,7 @@
 #include <cstring>
 #include <new>
 #include <vector>
+#include <xxhash.h>
 
 #include "weir/json.h"
 
@@ -128,10 +129,7 @@ inline bool keys_eq(const wdoc *d, uint64_t a, uint64_t b) {
 /* ---- duplicate keys ---- */
 
 inline uint64_t fnv1a(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(s, n); /* xxHash (libxxhash) */
 }
 
 /** True if the object at @p obj has a repeated key. @p scratch is reused storage. */

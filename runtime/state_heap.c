@@ -24,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define CLEANUP_SLOTS 4 /* slots examined per access by the incremental TTL cleanup */
 
@@ -62,28 +63,7 @@ static inline unsigned char *nval(hnode *x) {
 }
 
 static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *q = p;
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
-    while (n >= 8) {
-        uint64_t k;
-        memcpy(&k, q, 8);
-        k *= 0x87c37b91114253d5ull;
-        k = (k << 31) | (k >> 33);
-        h ^= k * 0x4cf5ad432745937full;
-        h = ((h << 27) | (h >> 37)) * 5 + 0x52dce729;
-        q += 8;
-        n -= 8;
-    }
-    uint64_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k |= (uint64_t)q[i] << (8 * i);
-    h ^= k * 0x87c37b91114253d5ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return XXH3_64bits(p, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 /* ---- hash table ---- */

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define META_PREFIX "weir/state/"
 #define DEFAULT_CACHE (64u << 20)
@@ -451,18 +452,7 @@ typedef struct vbuf {
 } vbuf;
 
 static uint64_t vb_hash(const char *k, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, k + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    for (; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 0x100000001b3ULL;
-    h ^= h >> 29;
-    return h * 0xc4ceb9fe1a85ec53ULL;
+    return XXH3_64bits(k, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 static void bloom_probe(const vbloom_seg *g, uint64_t h, size_t *block, uint32_t bit[6]) {

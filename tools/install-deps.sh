@@ -8,6 +8,7 @@ PKGS=(
   librocksdb-dev        # RocksDB keyed state backend (C API)
   libsimdjson-dev       # JSON parsing (C++ library behind a one-file C shim)
   libssl-dev            # SHA-256 (dedup payload hash) and Base64
+  libxxhash-dev         # hash tables (state buffer, heap backend, sinks, JSON duplicate keys)
   libcurl4-openssl-dev  # ClickHouse HTTP sink
   libdouble-conversion-dev  # shortest round-trip digits for Java's Double/Float.toString
   libprotobuf-c-dev protobuf-c-compiler  # checkpoint metadata

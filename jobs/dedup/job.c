@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* ---------------------------------------------------------------- shared bits */
 
@@ -246,11 +247,7 @@ static int grow_dedup(dedup_local *L, size_t n) {
 }
 
 static uint64_t fnv1a(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(p, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 /* Inserts key i into the in-batch set; returns 1 if an equal key was already there. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "jobs/session/session.h"
 
@@ -32,10 +33,7 @@ struct ws_cache {
 };
 
 static uint64_t fnv(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(s, strlen(s)); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 ws_cache *ws_cache_new(int64_t ttl_ms, int max_per_key) {

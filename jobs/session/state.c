@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "jobs/session/session.h"
 
@@ -34,10 +35,7 @@ static const char *const EXCUSABLE[] = {
 /* ------------------------------------------------------------------------------- helpers */
 
 static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return XXH3_64bits(s, strlen(s)); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
 static void hset_add(ws_hset *set, const char *s) {
