@@ -422,6 +422,11 @@ int weir_cmd_run(int argc, char **argv) {
         status = 2;
         goto done;
     }
+    if (!out && !ch_url) { /* typed rows must land somewhere: no silent drop */
+        fputs("weir run: no row output: give --output-dir DIR and/or --clickhouse URL\n", stderr);
+        status = 2;
+        goto done;
+    }
     if (out && ensure_dir(out)) {
         fprintf(stderr, "weir run: output directory %s is not writable: %s\n", out,
                 strerror(errno));

@@ -531,6 +531,11 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
         weir_error_set(err, WEIR_EINVAL, 0, "no input: give --input FILE or --kafka BOOTSTRAP");
         return NULL;
     }
+    if (!o->output_dir && !o->clickhouse) { /* typed rows must land somewhere: no silent drop */
+        weir_error_set(err, WEIR_EINVAL, 0,
+                       "no row output: give --output-dir DIR and/or --clickhouse URL");
+        return NULL;
+    }
     if (o->parallelism < 1) {
         weir_error_set(err, WEIR_EINVAL, 0, "parallelism must be >= 1");
         return NULL;

@@ -29,10 +29,11 @@ typedef struct dd_job_options {
     size_t n_input_files;
     const char *kafka_bootstrap; /**< Kafka mode when non-NULL (overrides cfg.kafka_bootstrap) */
     int bounded;                 /**< Kafka: stop at the end offsets seen at start */
-    const char *output_dir;   /**< typed rows + DLQ/quarantine rows as <table>.jsonl; NULL = none */
-    int32_t parallelism;      /**< dedup/parse parallelism (and Kafka source parallelism) */
-    int32_t max_parallelism;  /**< 0 → Flink default */
-    const weir_config *props; /**< extra librdkafka properties (borrowed, may be NULL) */
+    const char *output_dir;      /**< typed rows + DLQ/quarantine rows as <table>.jsonl; NULL = none
+                                  * (then      `clickhouse` is required: typed rows always land somewhere) */
+    int32_t parallelism;         /**< dedup/parse parallelism (and Kafka source parallelism) */
+    int32_t max_parallelism;     /**< 0 → Flink default */
+    const weir_config *props;    /**< extra librdkafka properties (borrowed, may be NULL) */
     /** ClickHouse output (spec §8): typed rows, DLQ and quarantine rows are also inserted there
      *  when non-NULL (copied; its table_prefix is ignored: records carry prefixed names). */
     const weir_clickhouse_sink_conf *clickhouse;

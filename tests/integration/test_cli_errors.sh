@@ -25,10 +25,11 @@ expect_fail 2 "invalid number" -- run dedup --input x -p zero
 expect_fail 2 "parallelism" -- run dedup --input x -p 0
 expect_fail 2 "unknown state backend" -- run dedup --input x --state-backend mem
 expect_fail 2 "key=value" -- run dedup --input x -D nokey
-expect_fail 1 "cannot open\|No such file" -- run dedup --input "$TMP/does-not-exist.jsonl"
+expect_fail 2 "no row output" -- run dedup --input "$TMP/x.jsonl"
+expect_fail 1 "cannot open\|No such file" -- run dedup --input "$TMP/does-not-exist.jsonl" --output-dir "$TMP/o"
 touch "$TMP/file"
 expect_fail 1 "not writable" -- run dedup --input "$TMP/file" --output-dir "$TMP/file/sub"
 start=$(date +%s)
-expect_fail 1 "127.0.0.1:1" -- run dedup --kafka 127.0.0.1:1 --bounded -D kafka.socket.connection.setup.timeout.ms=2000
+expect_fail 1 "127.0.0.1:1" -- run dedup --kafka 127.0.0.1:1 --bounded --output-dir "$TMP/o" -D kafka.socket.connection.setup.timeout.ms=2000
 [ $(( $(date +%s) - start )) -lt 30 ] || fail "unreachable Kafka took too long to report"
 echo PASS

@@ -85,6 +85,6 @@ PY
 # Appendix A: QUALITY_TOPIC_RESET_STRATEGY_MAP=topic=latest starts that topic at its end, so a
 # bounded run reads nothing of what is already there
 out=$(QUALITY_TOPIC_RESET_STRATEGY_MAP="streaming_events=latest" "$WEIR" run dedup --kafka "$BS" \
-      --bounded 2>>"$TMP/run.log") || fail "weir run (latest) failed"
+      --bounded --output-dir "$TMP/out-latest" 2>>"$TMP/run.log") || fail "weir run (latest) failed"
 expect_eq "$(json_get "$out" records_in)" 0 "records_in with reset strategy latest"
 echo PASS
