@@ -191,7 +191,7 @@ static const weir_operator_def gate_def = {
 typedef struct dedup_local {
     weir_state *keys;
     counters cn;
-    weir_buf env_buf;
+    weir_buf env_buf, details; /* reused per duplicate: no allocation on the hot path */
     size_t cap;
     weir_state_key *k;
     weir_state_slice *got, *put_vals;
@@ -300,18 +300,15 @@ static weir_err dedup_batch(weir_ctx *ctx, const weir_record *recs, size_t n) {
         dd_event ev;
         if (dd_event_decode(recs[i].value, recs[i].value_len, &ev))
             return weir_ctx_fail(ctx, WEIR_EINTERNAL, "corrupt event record in dedup");
-        char details[64 + 512];
         dd_envelope env;
-        int dn = snprintf(details, sizeof details, "Duplicate detected for key: ");
-        weir_buf db = {0};
-        weir_buf_append(&db, details, (size_t)dn);
-        weir_buf_append(&db, ev.dedup_key.s, ev.dedup_key.n);
-        if (db.oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory");
-        wj_str d = {db.data, db.len};
+        weir_buf_reset(&L->details);
+        weir_buf_puts(&L->details, "Duplicate detected for key: ");
+        weir_buf_append(&L->details, ev.dedup_key.s, ev.dedup_key.n);
+        if (L->details.oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory");
+        wj_str d = {L->details.data, L->details.len};
         dd_envelope_from_event(&env, &ev, "DEDUP", "DUPLICATE", "duplicate_event", d,
                                weir_ctx_now_ms(ctx));
         rc = emit_envelope(ctx, sh, &L->cn, &L->env_buf, &env, 1);
-        weir_buf_free(&db);
         if (rc) return rc;
     }
     return WEIR_OK;
@@ -327,6 +324,7 @@ static void dedup_close(weir_ctx *ctx) {
     free(L->dup);
     free(L->set);
     weir_buf_free(&L->env_buf);
+    weir_buf_free(&L->details);
     free(L);
 }
 
