@@ -222,8 +222,18 @@ weir_state *weir_state_register(weir_state_backend *be, const weir_state_desc *d
     s->name = name;
     s->kind = d->kind;
     s->ttl_ms = d->ttl_ms;
+    s->desc = (weir_state_desc){name, d->kind, d->ttl_ms};
     be->states[be->nstates++] = s;
     return s;
+}
+
+int weir_state_backend_state_count(const weir_state_backend *be) {
+    return be ? (int)be->nstates : 0;
+}
+
+const weir_state_desc *weir_state_backend_state_desc(const weir_state_backend *be, int i) {
+    if (!be || i < 0 || (size_t)i >= be->nstates) return NULL;
+    return &be->states[i]->desc;
 }
 
 static int kg_owned(const weir_state_backend *be, int32_t kg) {

@@ -350,8 +350,88 @@ static long collect_sorted(heap_backend *hb, const htable *t, size_t base) {
     size_t k = base;
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i]) hb->sort[k++] = t->slots[i];
-    qsort(hb->sort + base, k - base, sizeof *hb->sort, cmp_node_key);
+    if (k > base) qsort(hb->sort + base, k - base, sizeof *hb->sort, cmp_node_key); /* sort: NULL */
     return (long)(k - base);
+}
+
+/* A node with key bytes 2..9 (after the key group) big-endian, zero-padded: comparing heads
+ * orders most pairs without touching the nodes. */
+typedef struct headed {
+    uint64_t head;
+    hnode *x;
+} headed;
+
+static uint64_t node_head(const hnode *x) {
+    uint64_t h = 0;
+    for (uint32_t i = 2; i < 10; i++)
+        h = h << 8 | (i < x->klen ? x->data[i] : 0);
+    return h;
+}
+
+static int cmp_headed(const void *a, const void *b) {
+    const headed *x = a, *y = b;
+    if (x->head != y->head) return x->head < y->head ? -1 : 1;
+    return cmp_node_key(&x->x, &y->x);
+}
+
+/* Like collect_sorted(hb, t, 0) for a primary table (keys start with the 2-byte key group) of a
+ * backend with @p max_parallelism key groups: a counting sort by key group, then a sort of each
+ * key group by the next 8 key bytes (then the whole key). A qsort of millions of node pointers is
+ * dominated by cache misses (each comparison dereferences two random nodes: ~1.5 us per node at
+ * 4 M nodes); here each node is read a few times in all. */
+static long collect_sorted_by_kg(heap_backend *hb, const htable *t, int32_t max_parallelism) {
+    if (t->n < 4096) return collect_sorted(hb, t, 0);
+    size_t ng = (size_t)max_parallelism;
+    size_t *start = calloc(ng + 1, sizeof *start);
+    if (!start) return -1;
+    if (t->n > hb->sort_cap) {
+        hnode **ns = realloc(hb->sort, t->n * sizeof *ns);
+        if (!ns) {
+            free(start);
+            return -1;
+        }
+        hb->sort = ns;
+        hb->sort_cap = t->n;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        const hnode *x = t->slots[i];
+        if (x) start[((size_t)x->data[0] << 8 | x->data[1]) % ng + 1]++;
+    }
+    for (size_t g = 0; g < ng; g++)
+        start[g + 1] += start[g];
+    size_t *next = malloc(ng * sizeof *next);
+    if (!next) {
+        free(start);
+        return -1;
+    }
+    memcpy(next, start, ng * sizeof *next);
+    for (size_t i = 0; i < t->cap; i++) {
+        hnode *x = t->slots[i];
+        if (x) hb->sort[next[((size_t)x->data[0] << 8 | x->data[1]) % ng]++] = x;
+    }
+    size_t big = 0;
+    for (size_t g = 0; g < ng; g++)
+        if (start[g + 1] - start[g] > big) big = start[g + 1] - start[g];
+    headed *h = malloc(big * sizeof *h);
+    if (!h) {
+        free(next);
+        free(start);
+        return -1;
+    }
+    for (size_t g = 0; g < ng; g++) {
+        size_t m = start[g + 1] - start[g];
+        hnode **b = hb->sort + start[g];
+        if (m < 2) continue;
+        for (size_t j = 0; j < m; j++)
+            h[j] = (headed){node_head(b[j]), b[j]};
+        qsort(h, m, sizeof *h, cmp_headed);
+        for (size_t j = 0; j < m; j++)
+            b[j] = h[j].x;
+    }
+    free(h);
+    free(next);
+    free(start);
+    return (long)t->n;
 }
 
 static weir_err heap_map_foreach(weir_state *s, weir_map_visit_fn fn, void *ud) {
@@ -475,7 +555,7 @@ static weir_err heap_multi_put(weir_state *s, const weir_state_key *keys,
 static weir_err heap_foreach_entry(weir_state *s, weir_entry_visit_fn fn, void *ud) {
     heap_backend *hb = HB(s);
     heap_state *st = HS(s);
-    long n = collect_sorted(hb, &st->t, 0);
+    long n = collect_sorted_by_kg(hb, &st->t, s->be->max_parallelism);
     if (n < 0) return WEIR_ENOMEM;
     int64_t ttl = s->ttl_ms, now = weir_state_now(s->be);
     for (long k = 0; k < n; k++) {
@@ -536,6 +616,33 @@ static weir_err heap_compact(weir_state *s) {
     return WEIR_OK;
 }
 
+/* ---- restore ---- */
+
+/* Inserts one restored entry, replacing what the key holds (see state_internal.h). Does not run
+ * the incremental cleanup: the caller skips expired entries. */
+static weir_err heap_restore_put(weir_state *s, const weir_state_entry *e, int64_t ts) {
+    heap_backend *hb = HB(s);
+    heap_state *st = HS(s);
+    weir_buf_reset(&hb->key);
+    if (weir_state_encode_prefix(&hb->key, e->key_group, e->key, e->key_len)) return WEIR_ENOMEM;
+    size_t i, j;
+    hnode *x = table_upsert(&st->t, hb->key.data, hb->key.len, 1, &i);
+    if (!x) return WEIR_ENOMEM;
+    if (s->kind != WEIR_STATE_MAP)
+        return node_set(&st->t, i, e->val, e->val_len, ts) ? WEIR_OK : WEIR_ENOMEM;
+    if (!x->sub && !(x->sub = calloc(1, sizeof *x->sub))) {
+        table_del(&st->t, i); /* a fresh node without entries */
+        return WEIR_ENOMEM;
+    }
+    if (!table_upsert(x->sub, e->uk, e->uk_len, 1, &j)) return WEIR_ENOMEM;
+    return node_set(x->sub, j, e->val, e->val_len, ts) ? WEIR_OK : WEIR_ENOMEM;
+}
+
+static weir_err heap_restore_end(weir_state_backend *be) {
+    (void)be;
+    return WEIR_OK;
+}
+
 /* ---- lifecycle ---- */
 
 static weir_state *heap_state_new(weir_state_backend *be, const weir_state_desc *d,
@@ -583,6 +690,10 @@ static const weir_state_ops heap_ops = {
     .foreach_entry = heap_foreach_entry,
     .approx_count = heap_approx_count,
     .compact = heap_compact,
+    .snapshot_native = NULL, /* the canonical format */
+    .restore_native = NULL,
+    .restore_put = heap_restore_put,
+    .restore_end = heap_restore_end,
 };
 
 weir_state_backend *weir_state_backend_heap_new(const weir_backend_options *opt, weir_error *err) {

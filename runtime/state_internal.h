@@ -19,6 +19,8 @@
 #include "weir/buf.h"
 #include "weir/state.h"
 
+struct weir_snap_info; /* see "snapshots" below */
+
 /** Operations a backend implements (see the public functions of the same name). */
 typedef struct weir_state_ops {
     const char *name;
@@ -48,6 +50,22 @@ typedef struct weir_state_ops {
     /** Physically removes expired entries now (RocksDB: full compaction of the column family;
      *  heap: one full cleanup pass). */
     weir_err (*compact)(weir_state *s);
+    /** Native snapshot into the existing empty directory @p dir (see weir_state_backend_snapshot);
+     *  NULL → the canonical format is the native one. */
+    weir_err (*snapshot_native)(weir_state_backend *be, const char *dir, uint64_t *bytes,
+                                weir_error *err);
+    /** Optional fast restore of a native snapshot described by @p info (whose states are not yet
+     *  registered): WEIR_EUNSUPPORTED when it does not apply (then the generic entry-by-entry
+     *  restore runs), WEIR_OK when done (the states are then registered by the caller). */
+    weir_err (*restore_native)(weir_state_backend *be, const char *dir,
+                               const struct weir_snap_info *info, weir_error *err);
+    /** Restore: inserts (replacing) one entry of state @p s. e->key_group is owned; e->val is the
+     *  payload without TTL frame (list state: the serialized list, live elements only, with
+     *  their timestamps when ttl > 0); @p ts is the last-write timestamp (value/map state with a
+     *  TTL; 0 otherwise). e->expires_at_ms is ignored. May buffer: see restore_end. */
+    weir_err (*restore_put)(weir_state *s, const weir_state_entry *e, int64_t ts);
+    /** Makes every entry given to restore_put visible and ends the restore. */
+    weir_err (*restore_end)(weir_state_backend *be);
 } weir_state_ops;
 
 /** Common part of every backend. */
@@ -73,6 +91,7 @@ struct weir_state {
     char *name;
     weir_state_kind kind;
     int64_t ttl_ms;
+    weir_state_desc desc; /**< {name, kind, ttl_ms}: what weir_state_backend_state_desc returns */
 };
 
 /** Initialises the common part from @p opt (validates the key-group range). */
@@ -117,5 +136,67 @@ int weir_list_append_elem(weir_buf *b, int has_ts, int64_t ts, const void *val, 
  *  of live elements, -1 if malformed; *max_expiry = the latest expiry of a live element. */
 long weir_list_filter_live(weir_buf *out, const void *list, size_t len, int64_t ttl_ms, int64_t now,
                            int64_t *max_expiry);
+
+/* ---- snapshots (state_snapshot.c; the RocksDB native reader is in state_rocksdb.c) ----
+ *
+ * A snapshot directory holds either the canonical file SNAP_CANONICAL_FILE, or a RocksDB
+ * checkpoint in SNAP_ROCKSDB_DIR plus the manifest SNAP_MANIFEST_FILE (see state_snapshot.c for
+ * both layouts). */
+#define WEIR_SNAP_CANONICAL_FILE "keyed-state.bin"
+#define WEIR_SNAP_ROCKSDB_DIR "db"
+#define WEIR_SNAP_MANIFEST_FILE "states"
+
+/** What a snapshot directory records besides its entries. Owned by the caller of
+ *  weir_snap_info_load(); freed with weir_snap_info_free(). */
+typedef struct weir_snap_info {
+    int rocksdb;              /**< 1 = RocksDB native (db/ + states), 0 = canonical */
+    int32_t max_parallelism;  /**< of the backend that wrote it */
+    weir_kg_range key_groups; /**< key groups owned by the backend that wrote it */
+    int nstates;
+    weir_snapshot_state_info *states; /**< names owned */
+} weir_snap_info;
+
+/** Reads the header (canonical) or the manifest (RocksDB) of the snapshot in @p dir.
+ *  WEIR_EIO (unreadable), WEIR_EPARSE (unknown format, corrupt) with @p err set. */
+weir_err weir_snap_info_load(const char *dir, weir_snap_info *info, weir_error *err);
+/** Frees what weir_snap_info_load() allocated (a zeroed info is accepted). */
+void weir_snap_info_free(weir_snap_info *info);
+/** Writes the manifest of a RocksDB native snapshot (the registered states of @p be, its
+ *  max parallelism and key-group range) to @p dir/states: temporary file, fsync, rename. */
+weir_err weir_snap_manifest_write(const char *dir, const weir_state_backend *be, weir_error *err);
+/** Visitor of weir_snap_scan_fn: @p si indexes info->states. e->val is the payload without
+ *  TTL frame (list state: the serialized list), e->expires_at_ms as in weir_state_entry
+ *  (expired entries included). Return non-zero to stop. */
+typedef int (*weir_snap_entry_fn)(void *ud, int si, const weir_state_entry *e);
+/** Visits the entries of a RocksDB native snapshot whose key group is in @p range, per state
+ *  of @p info in key order (opens @p dir/db read-only). */
+weir_err weir_rdb_snapshot_scan(const char *dir, const weir_snap_info *info, weir_kg_range range,
+                                weir_snap_entry_fn fn, void *ud, weir_error *err);
+/** Fsyncs the directory @p dir (after a rename in it); 0 or -1 with errno. */
+int weir_fsync_dir(const char *dir);
+
+/** Results of weir_snapshot_bench() (times in ms, sizes in bytes). */
+typedef struct weir_snapshot_bench_result {
+    uint64_t entries;          /**< value-state entries written */
+    uint64_t payload_bytes;    /**< key + value bytes written */
+    uint64_t snapshot_bytes;   /**< *bytes reported by the snapshot */
+    double fill_ms;            /**< filling the state */
+    double snapshot_ms;        /**< weir_state_backend_snapshot (the synchronous part) */
+    double restore_ms;         /**< weir_state_backend_restore into a fresh backend, same range */
+    double restore_rescale_ms; /**< restore into a backend owning half the key groups */
+} weir_snapshot_bench_result;
+
+/**
+ * Benchmark helper for `weir bench`: fills @p mb MiB (keys + values) of one value state of a new
+ * @p backend ("heap" or "rocksdb") with @p value_len-byte values (0 → 100) under key groups
+ * [0, 127] of max parallelism 128, snapshots it in format @p fmt and restores it into a fresh
+ * backend of the same kind (same key groups, then half of them), checking the entry counts.
+ * Everything lives below @p work_dir (created; removed afterwards). Fills @p out.
+ * Returns WEIR_OK or the first error with @p err set. Not thread-safe with itself on one
+ * @p work_dir; takes as long as the work (seconds for a few hundred MB).
+ */
+weir_err weir_snapshot_bench(const char *backend, weir_snapshot_format fmt, size_t mb,
+                             size_t value_len, const char *work_dir,
+                             weir_snapshot_bench_result *out, weir_error *err);
 
 #endif
