@@ -14,6 +14,22 @@
  *  - Flush points: buffer full, snapshot_state() (checkpoint barrier), end_input() and close().
  * Invariants: the registry lock is taken only around registry lookups and writes; a subtask's
  * lines reach the file in the order it received them.
+ *
+ * Exactly-once mode (the job takes checkpoints, weir_ctx_checkpointing()), like Flink's FileSink:
+ *  - each subtask writes its own hidden in-progress file per key,
+ *    "<dir>/<key>/.inprogress-<uid>-<subtask>-<pid>-<seq>";
+ *  - at a checkpoint barrier it is closed and renamed to the hidden pending file
+ *    "<dir>/<key>/.part-<uid>-<subtask>-<checkpoint>.pending", listed in the operator state;
+ *  - when the checkpoint completes (notify_checkpoint_complete) pending files of that or an
+ *    earlier checkpoint are renamed to "<dir>/<key>/part-<uid>-<subtask>-<checkpoint>.jsonl":
+ *    committed, visible;
+ *  - on restore every subtask receives every old subtask's pending list (union state) and commits
+ *    them (idempotent: a rename already done is skipped); then subtask 0 deletes every other
+ *    hidden file of this operator (data written after the restored checkpoint). A fresh start
+ *    (nothing restored) also deletes this operator's committed part files, as the plain mode
+ *    truncates its files.
+ * So a restart neither loses nor duplicates a committed row. Renames are atomic; data is not
+ * fsynced (a crashed process loses nothing, a crashed machine may: documented in docs/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +39,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+
+#include <dirent.h>
+#include <inttypes.h>
 
 #include "weir/connectors.h"
 #include "weir/fs.h"
@@ -52,7 +71,15 @@ typedef struct fsink_entry {
     weir_buf buf;
     int64_t pending_rows;
     weir_counter *rows;
+    char *inprog; /* exactly-once: this subtask's in-progress file (fd owned), NULL if none */
 } fsink_entry;
+
+/** Exactly-once: a pending file waiting for its checkpoint to complete. */
+typedef struct fsink_pending {
+    int64_t ckid;
+    char *key;
+    char *name; /* file name inside <dir>/<key>/ */
+} fsink_pending;
 
 /** Per-subtask state. */
 typedef struct fsink_local {
@@ -61,6 +88,13 @@ typedef struct fsink_local {
     size_t *slots; /* open-addressing index: 0 = empty, else entry index + 1 */
     size_t n_slots;
     fsink_entry *last; /* cache for runs of equal keys */
+    int tx;            /* exactly-once mode */
+    uint64_t seq;      /* in-progress file counter */
+    fsink_pending *pend;
+    size_t npend, cappend;
+    fsink_pending *restored; /* from restore_state, committed at open */
+    size_t nrest, caprest;
+    int was_restored;
 } fsink_local;
 
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -147,7 +181,20 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
+static weir_err tx_open_inprogress(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *e);
+
 static weir_err flush_entry(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *e) {
+    fsink_local *l = weir_ctx_local(ctx);
+    if (l && l->tx && e->buf.len > 0) {
+        if (e->fd < 0) {
+            weir_err rc = tx_open_inprogress(ctx, c, e);
+            if (rc) return rc;
+        }
+        if (write_all(e->fd, e->buf.data, e->buf.len) != 0)
+            return weir_ctx_fail(ctx, WEIR_EIO, "file sink: write to %s failed: %s", e->inprog,
+                                 strerror(errno));
+        weir_buf_reset(&e->buf);
+    }
     if (e->buf.len > 0) {
         pthread_mutex_lock(&c->lock);
         int rc = write_all(e->fd, e->buf.data, e->buf.len);
@@ -247,12 +294,20 @@ static fsink_entry *entry_for(weir_ctx *ctx, fsink_local *l, const uint8_t *key,
     char cname[300];
     snprintf(cname, sizeof cname, "rows.%s", e->key);
     e->rows = weir_metrics_counter(weir_ctx_metrics(ctx), cname);
-    pthread_mutex_lock(&c->lock);
-    fsink_registry *r = c->files;
-    e->fd = registry_get(c, r, e->key);
-    int err = errno;
-    pthread_mutex_unlock(&c->lock);
-    if (e->fd < 0) {
+    int err = 0;
+    if (l->tx) {
+        char kd[1400];
+        snprintf(kd, sizeof kd, "%s/%s", c->dir, e->key);
+        e->fd = weir_mkdirs(kd) ? -2 : -1; /* -1: in-progress file opened at the first flush */
+        err = errno;
+    } else {
+        pthread_mutex_lock(&c->lock);
+        fsink_registry *r = c->files;
+        e->fd = registry_get(c, r, e->key);
+        err = errno;
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (e->fd < -1 || (!l->tx && e->fd < 0)) {
         weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot create %s/%s%s: %s", c->dir, e->key,
                       suffix_of(c), strerror(err));
         free(e->key);
@@ -269,12 +324,24 @@ static fsink_entry *entry_for(weir_ctx *ctx, fsink_local *l, const uint8_t *key,
     return l->last;
 }
 
+static void pending_free(fsink_pending *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].key);
+        free(p[i].name);
+    }
+    free(p);
+}
+
 static void local_free(fsink_local *l) {
     if (!l) return;
     for (size_t i = 0; i < l->n; i++) {
         free(l->entries[i].key);
         weir_buf_free(&l->entries[i].buf);
+        if (l->tx && l->entries[i].fd >= 0) close(l->entries[i].fd);
+        free(l->entries[i].inprog);
     }
+    pending_free(l->pend, l->npend);
+    pending_free(l->restored, l->nrest);
     free(l->entries);
     free(l->slots);
     free(l);
@@ -291,6 +358,164 @@ static void registry_release(weir_file_sink_conf *c) {
     pthread_mutex_unlock(&c->lock);
 }
 
+/* ---------------------------------------------------------- exactly-once mode */
+
+static weir_err tx_open_inprogress(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *e) {
+    fsink_local *l = weir_ctx_local(ctx);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s/.inprogress-%s-%d-%d-%" PRIu64, c->dir, e->key,
+             weir_ctx_uid(ctx), (int)weir_ctx_subtask(ctx), (int)getpid(), ++l->seq);
+    free(e->inprog);
+    e->inprog = strdup(path);
+    if (!e->inprog) return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
+    e->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (e->fd < 0)
+        return weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot create %s: %s", path,
+                             strerror(errno));
+    return WEIR_OK;
+}
+
+static int pending_add(fsink_pending **arr, size_t *n, size_t *cap, int64_t ck, const char *key,
+                       const char *name) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        fsink_pending *np = realloc(*arr, nc * sizeof *np);
+        if (!np) return -1;
+        *arr = np;
+        *cap = nc;
+    }
+    fsink_pending *p = &(*arr)[*n];
+    p->ckid = ck;
+    p->key = strdup(key);
+    p->name = strdup(name);
+    if (!p->key || !p->name) {
+        free(p->key);
+        free(p->name);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+/* Renames pending file @p p to its committed name; already committed is fine. */
+static weir_err tx_commit(weir_ctx *ctx, weir_file_sink_conf *c, const fsink_pending *p) {
+    char from[2048], to[2048];
+    snprintf(from, sizeof from, "%s/%s/%s", c->dir, p->key, p->name);
+    /* ".part-<rest>.pending" → "part-<rest>.jsonl" */
+    const char *rest = p->name + 1;
+    size_t rl = strlen(rest);
+    if (rl > 8 && strcmp(rest + rl - 8, ".pending") == 0) rl -= 8;
+    snprintf(to, sizeof to, "%s/%s/%.*s%s", c->dir, p->key, (int)rl, rest, suffix_of(c));
+    if (rename(from, to) == 0) return WEIR_OK;
+    if (errno == ENOENT && access(to, F_OK) == 0) return WEIR_OK; /* committed before */
+    return weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot commit %s: %s", from, strerror(errno));
+}
+
+static int restored_has(const fsink_local *l, const char *key, const char *name) {
+    for (size_t i = 0; i < l->nrest; i++)
+        if (strcmp(l->restored[i].key, key) == 0 && strcmp(l->restored[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Commits what the restored checkpoint left pending; subtask 0 then removes this operator's
+ * other hidden files (and, on a fresh start, its committed part files). */
+static weir_err tx_recover(weir_ctx *ctx, weir_file_sink_conf *c, fsink_local *l) {
+    for (size_t i = 0; i < l->nrest; i++) {
+        weir_err rc = tx_commit(ctx, c, &l->restored[i]);
+        if (rc) return rc;
+    }
+    if (weir_ctx_subtask(ctx) != 0) return WEIR_OK;
+    char hid1[300], hid2[300], vis[300];
+    snprintf(hid1, sizeof hid1, ".inprogress-%s-", weir_ctx_uid(ctx));
+    snprintf(hid2, sizeof hid2, ".part-%s-", weir_ctx_uid(ctx));
+    snprintf(vis, sizeof vis, "part-%s-", weir_ctx_uid(ctx));
+    DIR *d = opendir(c->dir);
+    if (!d) return WEIR_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char kd[1400];
+        snprintf(kd, sizeof kd, "%s/%s", c->dir, de->d_name);
+        DIR *k = opendir(kd);
+        if (!k) continue;
+        struct dirent *fe;
+        while ((fe = readdir(k))) {
+            const char *n = fe->d_name;
+            int del = strncmp(n, hid1, strlen(hid1)) == 0 ||
+                      (strncmp(n, hid2, strlen(hid2)) == 0 && !restored_has(l, de->d_name, n)) ||
+                      (!l->was_restored && strncmp(n, vis, strlen(vis)) == 0);
+            if (!del) continue;
+            char fp[2048];
+            snprintf(fp, sizeof fp, "%s/%s", kd, n);
+            if (unlink(fp) != 0 && errno != ENOENT) {
+                int e = errno;
+                closedir(k);
+                closedir(d);
+                return weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot remove %s: %s", fp,
+                                     strerror(e));
+            }
+        }
+        closedir(k);
+    }
+    closedir(d);
+    return WEIR_OK;
+}
+
+static weir_err fsink_restore(weir_ctx *ctx, const void *data, size_t len) {
+    fsink_local *l = weir_ctx_local(ctx);
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        if (!l) return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
+        weir_ctx_set_local(ctx, l);
+    }
+    l->was_restored = 1;
+    const char *p = data, *end = p + len;
+    static const char hdr[] = "weir-file-sink v1\n";
+    if (len < sizeof hdr - 1 || memcmp(p, hdr, sizeof hdr - 1) != 0)
+        return weir_ctx_fail(ctx, WEIR_EPARSE, "file sink: unknown operator state format");
+    p += sizeof hdr - 1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        char line[1200];
+        size_t ln = (size_t)(nl - p);
+        if (ln >= sizeof line)
+            return weir_ctx_fail(ctx, WEIR_EPARSE, "file sink: state line too long");
+        memcpy(line, p, ln);
+        line[ln] = '\0';
+        p = nl + 1;
+        if (!ln) continue;
+        char *t1 = strchr(line, '\t');
+        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t1 || !t2) return weir_ctx_fail(ctx, WEIR_EPARSE, "file sink: bad state line");
+        *t1 = *t2 = '\0';
+        if (pending_add(&l->restored, &l->nrest, &l->caprest, strtoll(line, NULL, 10), t1 + 1,
+                        t2 + 1))
+            return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
+    }
+    return WEIR_OK;
+}
+
+static weir_err fsink_notify(weir_ctx *ctx, int64_t ckid) {
+    fsink_local *l = weir_ctx_local(ctx);
+    if (!l || !l->tx) return WEIR_OK;
+    weir_file_sink_conf *c = weir_ctx_udata(ctx);
+    size_t keep = 0;
+    for (size_t i = 0; i < l->npend; i++) {
+        if (l->pend[i].ckid <= ckid) {
+            weir_err rc = tx_commit(ctx, c, &l->pend[i]);
+            if (rc) return rc;
+            free(l->pend[i].key);
+            free(l->pend[i].name);
+        } else {
+            l->pend[keep++] = l->pend[i];
+        }
+    }
+    l->npend = keep;
+    return WEIR_OK;
+}
+
 static weir_err fsink_open(weir_ctx *ctx) {
     weir_file_sink_conf *c = weir_ctx_udata(ctx);
     if (!c) return weir_ctx_fail(ctx, WEIR_EINVAL, "file sink: no configuration");
@@ -304,6 +529,13 @@ static weir_err fsink_open(weir_ctx *ctx) {
     pthread_mutex_unlock(&g_init_lock);
     if (!c->files) return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
 
+    fsink_local *l = weir_ctx_local(ctx);
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        if (!l) return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
+        weir_ctx_set_local(ctx, l);
+    }
+    l->tx = weir_ctx_checkpointing(ctx);
     pthread_mutex_lock(&c->lock);
     fsink_registry *r = c->files;
     r->users++;
@@ -323,6 +555,16 @@ static weir_err fsink_open(weir_ctx *ctx) {
                                    *k);
                 break;
             }
+            if (l->tx) {
+                char kd[1400];
+                snprintf(kd, sizeof kd, "%s/%s", c->dir, *k);
+                if (weir_mkdirs(kd)) {
+                    rc = weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot create %s: %s", kd,
+                                       strerror(errno));
+                    break;
+                }
+                continue;
+            }
             if (registry_get(c, r, *k) < 0) {
                 rc = weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot create %s/%s%s: %s", c->dir,
                                    *k, suffix_of(c), strerror(errno));
@@ -331,16 +573,13 @@ static weir_err fsink_open(weir_ctx *ctx) {
         }
     }
     pthread_mutex_unlock(&c->lock);
+    if (!rc && l->tx) rc = tx_recover(ctx, c, l);
     if (rc) {
         registry_release(c);
+        local_free(l);
+        weir_ctx_set_local(ctx, NULL);
         return rc;
     }
-    fsink_local *l = calloc(1, sizeof *l);
-    if (!l) {
-        registry_release(c);
-        return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
-    }
-    weir_ctx_set_local(ctx, l);
     return WEIR_OK;
 }
 
@@ -381,9 +620,30 @@ static weir_err fsink_process_batch(weir_ctx *ctx, const weir_record *recs, size
 }
 
 static weir_err fsink_snapshot(weir_ctx *ctx, const weir_barrier *b, weir_buf *out) {
-    (void)b;
-    (void)out;
-    return flush_all(ctx);
+    weir_err rc = flush_all(ctx);
+    fsink_local *l = weir_ctx_local(ctx);
+    if (rc || !l || !l->tx) return rc;
+    weir_file_sink_conf *c = weir_ctx_udata(ctx);
+    for (size_t i = 0; i < l->n; i++) {
+        fsink_entry *e = &l->entries[i];
+        if (e->fd < 0) continue;
+        close(e->fd);
+        e->fd = -1;
+        char name[600], to[2048];
+        snprintf(name, sizeof name, ".part-%s-%d-%" PRId64 ".pending", weir_ctx_uid(ctx),
+                 (int)weir_ctx_subtask(ctx), b->checkpoint_id);
+        snprintf(to, sizeof to, "%s/%s/%s", c->dir, e->key, name);
+        if (rename(e->inprog, to) != 0)
+            return weir_ctx_fail(ctx, WEIR_EIO, "file sink: cannot rename %s: %s", e->inprog,
+                                 strerror(errno));
+        if (pending_add(&l->pend, &l->npend, &l->cappend, b->checkpoint_id, e->key, name))
+            return weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory");
+    }
+    weir_buf_puts(out, "weir-file-sink v1\n");
+    for (size_t i = 0; i < l->npend; i++)
+        weir_buf_printf(out, "%" PRId64 "\t%s\t%s\n", l->pend[i].ckid, l->pend[i].key,
+                        l->pend[i].name);
+    return out->oom ? weir_ctx_fail(ctx, WEIR_ENOMEM, "file sink: out of memory") : WEIR_OK;
 }
 
 static weir_err fsink_end_input(weir_ctx *ctx) {
@@ -421,6 +681,8 @@ const weir_operator_def weir_file_sink_def = {
     .process = fsink_process,
     .process_batch = fsink_process_batch,
     .snapshot_state = fsink_snapshot,
+    .restore_state = fsink_restore,
+    .notify_checkpoint_complete = fsink_notify,
     .end_input = fsink_end_input,
     .close = fsink_close,
 };

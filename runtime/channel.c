@@ -8,7 +8,9 @@
  */
 #include "channel.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 wgate *wgate_new(const atomic_int *cancelled) {
     wgate *g = calloc(1, sizeof *g);
@@ -40,7 +42,7 @@ void wgate_free(wgate *g) {
     free(g);
 }
 
-wchannel *wgate_add_channel(wgate *g, size_t cap) {
+wchannel *wgate_add_channel(wgate *g, size_t cap, int input) {
     wchannel *c = calloc(1, sizeof *c);
     wchannel **nch = realloc(g->ch, (size_t)(g->nch + 1) * sizeof *nch);
     if (!c || !nch) {
@@ -58,6 +60,7 @@ wchannel *wgate_add_channel(wgate *g, size_t cap) {
     pthread_cond_init(&c->not_full, NULL);
     c->gate = g;
     c->watermark_ms = INT64_MIN;
+    c->input = input;
     g->ch[g->nch++] = c;
     return c;
 }
@@ -95,17 +98,32 @@ weir_batch *wch_take_batch(wchannel *c, size_t record_cap) {
     return weir_batch_new(record_cap, 256 * 1024);
 }
 
-int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more) {
+int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more, int64_t timeout_ms) {
+    struct timespec deadline;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
     pthread_mutex_lock(&g->mu);
     for (;;) {
         if (atomic_load(g->cancelled)) {
             pthread_mutex_unlock(&g->mu);
             return -1;
         }
+        if (g->poked) {
+            g->poked = 0;
+            pthread_mutex_unlock(&g->mu);
+            return 2;
+        }
         for (int k = 0; k < g->nch; k++) {
             int i = (g->rr + k) % g->nch;
             wchannel *c = g->ch[i];
-            if (!c->count) continue;
+            if (!c->count || c->blocked) continue;
             *it = c->ring[c->head];
             c->head = (c->head + 1) % c->cap;
             c->count--;
@@ -118,7 +136,7 @@ int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more) {
             g->rr = (i + 1) % g->nch;
             int m = 0;
             for (int j = 0; j < g->nch && !m; j++)
-                m = g->ch[j]->count > 0;
+                m = g->ch[j]->count > 0 && !g->ch[j]->blocked;
             *more = m;
             *from = c;
             pthread_mutex_unlock(&g->mu);
@@ -128,8 +146,33 @@ int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more) {
             pthread_mutex_unlock(&g->mu);
             return 0;
         }
-        pthread_cond_wait(&g->cv, &g->mu);
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&g->cv, &g->mu);
+        } else if (pthread_cond_timedwait(&g->cv, &g->mu, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&g->mu);
+            return 2;
+        }
     }
+}
+
+void wgate_poke(wgate *g) {
+    pthread_mutex_lock(&g->mu);
+    g->poked = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void wgate_set_blocked(wgate *g, wchannel *c, int blocked) {
+    pthread_mutex_lock(&g->mu);
+    c->blocked = blocked;
+    pthread_mutex_unlock(&g->mu);
+}
+
+void wgate_unblock_all(wgate *g) {
+    pthread_mutex_lock(&g->mu);
+    for (int i = 0; i < g->nch; i++)
+        g->ch[i]->blocked = 0;
+    pthread_mutex_unlock(&g->mu);
 }
 
 void wgate_recycle(wchannel *c, weir_batch *b) {

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "weir/element.h"
 #include "weir/error.h"
@@ -42,6 +43,9 @@ typedef struct wchannel {
     weir_batch **free_batches;
     size_t n_free, free_cap;
     int ended;            /**< consumer side: END seen */
+    int blocked;          /**< consumer side: barrier alignment holds this channel back */
+    int input;            /**< index of the graph input edge this channel belongs to */
+    int64_t barrier_id;   /**< consumer side: last checkpoint barrier received */
     int64_t watermark_ms; /**< consumer side: last watermark from this channel */
 } wchannel;
 
@@ -51,6 +55,7 @@ struct wgate {
     pthread_cond_t cv;
     wchannel **ch;
     int nch, rr, n_ended;
+    int poked; /**< wgate_poke() called since the last pop (guarded by mu) */
     const atomic_int *cancelled;
 };
 
@@ -58,8 +63,9 @@ struct wgate {
 wgate *wgate_new(const atomic_int *cancelled);
 /** Frees the gate, its channels and every batch they still hold. */
 void wgate_free(wgate *g);
-/** Adds a channel with room for @p cap elements into @p g. NULL on OOM. */
-wchannel *wgate_add_channel(wgate *g, size_t cap);
+/** Adds a channel with room for @p cap elements into @p g for graph input @p input. NULL on
+ *  OOM. */
+wchannel *wgate_add_channel(wgate *g, size_t cap, int input);
 /** Wakes every waiter (cancellation). */
 void wgate_wake_all(wgate *g);
 
@@ -69,11 +75,19 @@ weir_err wch_push(wchannel *c, const wch_item *it);
 weir_batch *wch_take_batch(wchannel *c, size_t record_cap);
 
 /**
- * Consumer: waits for the next element of any channel. Returns 1 with *it and *from set (and
- * *more = 1 when other elements are already queued), 0 when every channel has ended, -1 when
- * cancelled.
+ * Consumer: waits for the next element of any channel that is not blocked. Returns 1 with *it
+ * and *from set (and *more = 1 when other elements are already queued), 0 when every channel has
+ * ended, -1 when cancelled, 2 when woken by wgate_poke() or after @p timeout_ms (>= 0; -1 waits
+ * without limit) with nothing popped.
  */
-int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more);
+int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more, int64_t timeout_ms);
+/** Wakes the consumer of @p g so that wgate_pop returns 2 (checkpoint triggers, notifications,
+ *  timers). Thread-safe. */
+void wgate_poke(wgate *g);
+/** Consumer: sets or clears the blocked flag of @p c (barrier alignment). */
+void wgate_set_blocked(wgate *g, wchannel *c, int blocked);
+/** Consumer: clears the blocked flag of every channel. */
+void wgate_unblock_all(wgate *g);
 /** Consumer: returns a processed batch to its channel's free list. */
 void wgate_recycle(wchannel *c, weir_batch *b);
 

@@ -26,12 +26,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
+#include "checkpoint/coordinator.h"
+#include "checkpoint/metadata.h"
 #include "graph_internal.h"
+#include "timers.h"
 #include "weir/fs.h"
 #include "weir/job.h"
 #include "weir/keygroup.h"
@@ -67,6 +71,9 @@ struct weir_ctx {
     int keyed, opened;
     output *outs;
     int nouts;
+    int cur_input;   /* input edge index of the record being processed */
+    wtimers *timers; /* keyed operators: created on first use or at restore */
+    int64_t wm_cur;  /* input watermark seen by this operator */
     char where[160];
     char fail_msg[512];
 };
@@ -79,6 +86,20 @@ typedef struct task {
     pthread_t th;
     int started;
     int64_t wm_in; /* min input watermark forwarded so far */
+    /* checkpointing (mailbox written by the coordinator's hooks, read by the task thread) */
+    int idx;
+    atomic_llong trigger_id; /* direct trigger (sources, finished tasks) */
+    weir_barrier trigger_b;  /* guarded by job->ck_mu */
+    atomic_llong notify_id;  /* last completed checkpoint to notify */
+    int64_t acked_id;        /* last checkpoint this task acknowledged or declined */
+    int64_t notified_id;
+    int finished;         /* end of input processed (guarded by job->ck_mu) */
+    int64_t final_ack_id; /* first checkpoint acknowledged after finishing */
+    int stopped;          /* stop-with-savepoint: the source emits nothing more */
+    int64_t align_id;     /* checkpoint being aligned, 0 = none */
+    weir_barrier align_b;
+    pthread_mutex_t mu; /* finished tasks wait on cv for triggers/notifications */
+    pthread_cond_t cv;
 } task;
 
 struct weir_job {
@@ -95,6 +116,15 @@ struct weir_job {
     writer **writers;
     int nwriters;
     char state_dir[1024];
+    /* checkpointing */
+    wck_coord *coord;
+    pthread_mutex_t ck_mu;
+    int exactly_once;
+    char job_id[40];
+    int64_t restored_id;
+    atomic_int stopped_with_savepoint;
+    wck_vertex_info *vinfo;
+    weir_barrier cur_b; /* the checkpoint last triggered (guarded by ck_mu) */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -170,6 +200,34 @@ int64_t weir_ctx_now_ms(const weir_ctx *c) {
 }
 weir_state_backend *weir_ctx_state_backend(weir_ctx *c) {
     return c->backend;
+}
+int weir_ctx_input(const weir_ctx *c) {
+    return c->cur_input;
+}
+int weir_ctx_checkpointing(const weir_ctx *c) {
+    return c->job->opt.checkpoint_dir != NULL; /* the coordinator starts after open() */
+}
+int64_t weir_ctx_current_watermark(const weir_ctx *c) {
+    return c->wm_cur;
+}
+static weir_err ctx_timers(weir_ctx *c, wtimers **out) {
+    if (!c->keyed || !c->backend) return WEIR_EINVAL;
+    if (!c->timers && !(c->timers = wtimers_new(c->backend))) return WEIR_ENOMEM;
+    *out = c->timers;
+    return WEIR_OK;
+}
+weir_err weir_timer_register(weir_ctx *c, weir_time_domain d, int64_t ts_ms) {
+    wtimers *t;
+    weir_err rc = ctx_timers(c, &t);
+    return rc ? rc : wtimers_register(t, d, ts_ms);
+}
+weir_err weir_timer_delete(weir_ctx *c, weir_time_domain d, int64_t ts_ms) {
+    wtimers *t;
+    weir_err rc = ctx_timers(c, &t);
+    return rc ? rc : wtimers_delete(t, d, ts_ms);
+}
+uint64_t weir_timer_count(const weir_ctx *c) {
+    return c->timers ? wtimers_count(c->timers) : 0;
 }
 int weir_ctx_cancelled(const weir_ctx *c) {
     return atomic_load(&c->job->cancelled);
@@ -323,10 +381,28 @@ static weir_err element_to_outputs(weir_ctx *c, const wch_item *it) {
 }
 
 /* Delivers a watermark to operator @p c (its callback) and everything downstream. */
+static weir_err fire_timer(void *ud, weir_time_domain d, int64_t ts, const void *key, size_t len) {
+    weir_ctx *c = ud;
+    if (!c->v->def->on_timer) return WEIR_OK;
+    c->fail_msg[0] = '\0';
+    weir_err rc = c->v->def->on_timer(c, d, ts, key, len);
+    if (rc && rc != WEIR_ECANCELLED && !c->fail_msg[0])
+        snprintf(c->fail_msg, sizeof c->fail_msg, "on_timer: %s", weir_err_name(rc));
+    return rc;
+}
+
 static weir_err forward_element(weir_ctx *c, const wch_item *it) {
-    if (it->kind == WCH_WATERMARK && c->v->def->on_watermark) {
-        weir_err rc = c->v->def->on_watermark(c, it->watermark_ms);
-        if (rc) return rc;
+    if (it->kind == WCH_WATERMARK) {
+        c->wm_cur = it->watermark_ms;
+        if (c->timers) { /* event-time timers fire before the watermark moves on (Flink) */
+            weir_err rc =
+                wtimers_advance(c->timers, WEIR_TIME_EVENT, it->watermark_ms, fire_timer, c);
+            if (rc) return rc;
+        }
+        if (c->v->def->on_watermark) {
+            weir_err rc = c->v->def->on_watermark(c, it->watermark_ms);
+            if (rc) return rc;
+        }
     }
     return element_to_outputs(c, it);
 }
@@ -348,6 +424,227 @@ static weir_err task_flush(task *t) {
             }
     }
     return WEIR_OK;
+}
+
+/* ------------------------------------------------------------- checkpoints */
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void task_wake(task *t) {
+    if (t->gate) wgate_poke(t->gate);
+    pthread_mutex_lock(&t->mu);
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Snapshots every operator of @p t for @p b (operator state, then keyed state into
+ * <snapshot dir>/<uid>-<subtask>) and acknowledges, or declines with the reason. Called on the
+ * task thread once barrier @p b was aligned (or directly triggered). */
+static void task_snapshot(task *t, const weir_barrier *b) {
+    struct weir_job *j = t->job;
+    if (b->checkpoint_id <= t->acked_id) return;
+    t->acked_id = b->checkpoint_id;
+    if (t->finished && !t->final_ack_id) t->final_ack_id = b->checkpoint_id;
+    char dir[1200];
+    if (!wck_coord_snapshot_dir(j->coord, b->checkpoint_id, dir, sizeof dir)) return; /* aborted */
+    int64_t t0 = mono_ms();
+    wck_ack_op *acks = calloc((size_t)t->nops, sizeof *acks);
+    weir_buf *bufs = calloc((size_t)t->nops, sizeof *bufs);
+    char(*rel)[256] = calloc((size_t)t->nops, sizeof *rel);
+    char why[800] = "";
+    if (!acks || !bufs || !rel) snprintf(why, sizeof why, "out of memory");
+    for (int i = 0; i < t->nops && !why[0]; i++) {
+        weir_ctx *c = t->ops[i];
+        wck_ack_op *a = &acks[i];
+        a->uid = c->v->uid;
+        a->subtask = c->subtask;
+        a->kg_start = a->kg_end = -1;
+        if (c->v->def->snapshot_state) {
+            c->fail_msg[0] = '\0';
+            weir_err rc = c->v->def->snapshot_state(c, b, &bufs[i]);
+            if (rc || bufs[i].oom) {
+                snprintf(why, sizeof why, "%s: snapshot_state: %s", c->where,
+                         c->fail_msg[0] ? c->fail_msg : weir_err_name(rc ? rc : WEIR_ENOMEM));
+                break;
+            }
+            a->op_state = bufs[i].data;
+            a->op_state_len = bufs[i].len;
+        }
+        if (c->keyed && c->backend) {
+            a->kg_start = c->kgr.start;
+            a->kg_end = c->kgr.end;
+            snprintf(rel[i], sizeof rel[i], "%s-%d", c->v->uid, (int)c->subtask);
+            char path[1500];
+            snprintf(path, sizeof path, "%s/%s", dir, rel[i]);
+            weir_error e = {0};
+            weir_snapshot_format fmt =
+                b->is_savepoint ? WEIR_SNAPSHOT_CANONICAL : WEIR_SNAPSHOT_NATIVE;
+            if (weir_state_backend_snapshot(c->backend, path, fmt, &a->keyed_bytes, &e)) {
+                snprintf(why, sizeof why, "%s: keyed state snapshot: %s", c->where, e.msg);
+                break;
+            }
+            a->keyed_dir = rel[i];
+        }
+    }
+    if (why[0])
+        wck_coord_decline(j->coord, t->idx, b->checkpoint_id, why);
+    else
+        wck_coord_ack(j->coord, t->idx, b->checkpoint_id, acks, t->nops, mono_ms() - t0);
+    for (int i = 0; bufs && i < t->nops; i++)
+        weir_buf_free(&bufs[i]);
+    free(bufs);
+    free(acks);
+    free(rel);
+}
+
+/* Sends barrier @p b on every channel leaving this task (pending batches go first). */
+static weir_err task_emit_barrier(task *t, const weir_barrier *b) {
+    wch_item it = {.kind = WCH_BARRIER, .barrier = *b};
+    for (int i = 0; i < t->nops; i++) {
+        weir_ctx *c = t->ops[i];
+        for (int o = 0; o < c->nouts; o++)
+            for (int w = 0; w < c->outs[o].nwriters; w++) {
+                weir_err rc = writer_broadcast_item(c->outs[o].writers[w], &it);
+                if (rc) return rc;
+            }
+    }
+    return WEIR_OK;
+}
+
+/* The task's mailbox: direct checkpoint triggers (sources, finished tasks) and completion
+ * notifications. Called by the task thread between elements. */
+static weir_err task_mail(task *t) {
+    struct weir_job *j = t->job;
+    if (!j->coord) return WEIR_OK;
+    if (atomic_load(&t->trigger_id) > t->acked_id) {
+        pthread_mutex_lock(&j->ck_mu);
+        weir_barrier b = t->trigger_b;
+        pthread_mutex_unlock(&j->ck_mu);
+        task_snapshot(t, &b);
+        if (!t->finished) {
+            weir_err rc = task_emit_barrier(t, &b);
+            if (rc) return rc;
+        }
+        if (b.is_savepoint == 2 && !t->gate) t->stopped = 1;
+    }
+    int64_t n = atomic_load(&t->notify_id);
+    if (n > t->notified_id) {
+        t->notified_id = n;
+        for (int i = 0; i < t->nops; i++) {
+            weir_ctx *c = t->ops[i];
+            if (!c->v->def->notify_checkpoint_complete) continue;
+            c->fail_msg[0] = '\0';
+            weir_err rc = c->v->def->notify_checkpoint_complete(c, n);
+            if (rc) {
+                ctx_failed(c, rc, "notify_checkpoint_complete");
+                return rc;
+            }
+        }
+    }
+    return WEIR_OK;
+}
+
+/* Barrier @p b arrived on @p from: align (exactly-once blocks that channel until every input
+ * delivered the barrier or ended), then snapshot and forward it. */
+static weir_err maybe_aligned(task *t) {
+    if (!t->align_id) return WEIR_OK;
+    wgate *g = t->gate;
+    for (int i = 0; i < g->nch; i++)
+        if (!g->ch[i]->ended && g->ch[i]->barrier_id != t->align_id) return WEIR_OK;
+    weir_barrier b = t->align_b;
+    t->align_id = 0;
+    task_snapshot(t, &b);
+    weir_err rc = task_emit_barrier(t, &b);
+    wgate_unblock_all(g);
+    return rc;
+}
+
+static weir_err on_barrier(task *t, wchannel *from, const weir_barrier *b) {
+    int64_t id = b->checkpoint_id;
+    if (!t->job->coord || id <= t->acked_id || id < t->align_id) return WEIR_OK; /* stale */
+    if (id > t->align_id) { /* a newer checkpoint supersedes one still aligning */
+        if (t->align_id) wgate_unblock_all(t->gate);
+        t->align_id = id;
+        t->align_b = *b;
+    }
+    from->barrier_id = id;
+    if (t->job->exactly_once) wgate_set_blocked(t->gate, from, 1);
+    return maybe_aligned(t);
+}
+
+/* After end of input, with checkpointing: the task stays until a checkpoint that includes its
+ * final state completed (Flink's final checkpoint), so sinks commit their last output exactly
+ * once. */
+static void task_after_finish(task *t) {
+    struct weir_job *j = t->job;
+    if (!j->coord) return;
+    pthread_mutex_lock(&j->ck_mu);
+    t->finished = 1;
+    weir_barrier b = t->trigger_b;
+    int64_t pend = wck_coord_pending_id(j->coord);
+    pthread_mutex_unlock(&j->ck_mu);
+    /* a checkpoint in flight that never reached this task through its (now ended) inputs */
+    if (pend && pend > t->acked_id) {
+        weir_barrier cur;
+        pthread_mutex_lock(&j->ck_mu);
+        cur = j->cur_b;
+        pthread_mutex_unlock(&j->ck_mu);
+        if (cur.checkpoint_id == pend) task_snapshot(t, &cur);
+    }
+    (void)b;
+    while (!atomic_load(&j->cancelled)) {
+        if (task_mail(t)) return;
+        if (t->final_ack_id && t->notified_id >= t->final_ack_id) return;
+        pthread_mutex_lock(&t->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static void hook_trigger(void *ud, const weir_barrier *b) {
+    struct weir_job *j = ud;
+    pthread_mutex_lock(&j->ck_mu);
+    j->cur_b = *b;
+    for (int i = 0; i < j->ntasks; i++) {
+        task *t = j->tasks[i];
+        if (t->gate && !t->finished) continue; /* barriers reach it through its inputs */
+        t->trigger_b = *b;
+        atomic_store(&t->trigger_id, b->checkpoint_id);
+        task_wake(t);
+    }
+    pthread_mutex_unlock(&j->ck_mu);
+}
+
+static void hook_complete(void *ud, int64_t id) {
+    struct weir_job *j = ud;
+    for (int i = 0; i < j->ntasks; i++) {
+        task *t = j->tasks[i];
+        if (atomic_load(&t->notify_id) < id) atomic_store(&t->notify_id, id);
+        task_wake(t);
+    }
+}
+
+static void hook_fail(void *ud, const char *msg) {
+    job_fail(ud, WEIR_EIO, "%s", msg);
+}
+
+static int hook_all_finished(void *ud) {
+    struct weir_job *j = ud;
+    int all = 1;
+    pthread_mutex_lock(&j->ck_mu);
+    for (int i = 0; i < j->ntasks && all; i++)
+        all = j->tasks[i]->finished;
+    pthread_mutex_unlock(&j->ck_mu);
+    return all;
 }
 
 /* End of input: end_input() head first, then flush, then END on every outgoing channel. */
@@ -376,12 +673,20 @@ static void task_finish(task *t) {
             for (int w = 0; w < c->outs[o].nwriters; w++)
                 if (writer_broadcast_item(c->outs[o].writers[w], &end)) return;
     }
+    task_after_finish(t);
 }
 
 static void run_source(task *t) {
     weir_ctx *c = t->ops[0];
     size_t max = t->job->opt.batch_records;
     while (!atomic_load(&t->job->cancelled)) {
+        if (task_mail(t)) return;
+        if (t->stopped) { /* stop-with-savepoint: wait for the job to end */
+            if (task_flush(t)) return;
+            struct timespec ts = {0, 5 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (atomic_load(&t->job->draining)) {
             task_finish(t);
             return;
@@ -400,8 +705,9 @@ static void run_source(task *t) {
     }
 }
 
-static weir_err run_batch(task *t, const weir_batch *b) {
+static weir_err run_batch(task *t, const weir_batch *b, int input) {
     weir_ctx *c = t->ops[0];
+    c->cur_input = input;
     const weir_record *recs = weir_batch_records(b);
     size_t n = weir_batch_count(b);
     if (c->v->def->process_batch) {
@@ -433,22 +739,51 @@ static weir_err advance_watermark(task *t) {
     return rc;
 }
 
+/* Fires the head operator's processing-time timers that are due. */
+static weir_err fire_processing_timers(task *t) {
+    weir_ctx *c = t->ops[0];
+    if (!c->timers || wtimers_next(c->timers, WEIR_TIME_PROCESSING) == INT64_MAX) return WEIR_OK;
+    weir_err rc =
+        wtimers_advance(c->timers, WEIR_TIME_PROCESSING, weir_ctx_now_ms(c), fire_timer, c);
+    if (rc) ctx_failed(c, rc, "on_timer");
+    return rc;
+}
+
+static int64_t pop_timeout_ms(task *t) {
+    weir_ctx *c = t->ops[0];
+    int64_t to = t->job->coord ? 100 : -1;
+    if (c->timers) {
+        int64_t next = wtimers_next(c->timers, WEIR_TIME_PROCESSING);
+        if (next != INT64_MAX) {
+            int64_t d = next - weir_ctx_now_ms(c);
+            if (d < 0) d = 0;
+            if (d > 10) d = 10; /* the job clock may be a test clock: look again soon */
+            if (to < 0 || d < to) to = d;
+        }
+    }
+    return to;
+}
+
 static void run_consumer(task *t) {
     wgate *g = t->gate;
     for (;;) {
         wch_item it;
         wchannel *from;
         int more = 0;
-        int r = wgate_pop(g, &it, &from, &more);
+        int r = wgate_pop(g, &it, &from, &more, pop_timeout_ms(t));
         if (r < 0) return;
         if (r == 0) {
             task_finish(t);
             return;
         }
+        if (r == 2) {
+            if (task_mail(t) || fire_processing_timers(t)) return;
+            continue;
+        }
         weir_err rc = WEIR_OK;
         switch (it.kind) {
         case WCH_BATCH:
-            rc = run_batch(t, it.batch);
+            rc = run_batch(t, it.batch, from->input);
             wgate_recycle(from, it.batch);
             break;
         case WCH_WATERMARK:
@@ -457,14 +792,17 @@ static void run_consumer(task *t) {
             rc = advance_watermark(t);
             break;
         case WCH_END:
-            /* an ended input no longer holds the operator's watermark back */
+            /* an ended input no longer holds the operator's watermark back, nor an alignment */
             from->watermark_ms = INT64_MAX;
             rc = advance_watermark(t);
+            if (!rc) rc = maybe_aligned(t);
             break;
         case WCH_BARRIER:
+            rc = on_barrier(t, from, &it.barrier);
             break;
         }
         if (rc) return;
+        if (fire_processing_timers(t)) return;
         if (!more && task_flush(t)) return;
     }
 }
@@ -603,9 +941,14 @@ static weir_err build(struct weir_job *j, weir_error *err) {
                 goto out;
             }
             j->tasks = nt;
+            t->idx = j->ntasks;
             j->tasks[j->ntasks++] = t;
             t->job = j;
             t->wm_in = INT64_MIN;
+            atomic_init(&t->trigger_id, 0);
+            atomic_init(&t->notify_id, 0);
+            pthread_mutex_init(&t->mu, NULL);
+            pthread_cond_init(&t->cv, NULL);
             if (task_add_op(t, &j->inst[v][s])) {
                 rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
                 goto out;
@@ -629,6 +972,9 @@ static weir_err build(struct weir_job *j, weir_error *err) {
     for (int e = 0; e < g->ne; e++) {
         const wg_edge *ed = &g->e[e];
         int u = ed->from, v = ed->to;
+        int input = 0; /* this edge's index among v's inputs (weir_ctx_input) */
+        for (int k = 0; k < e; k++)
+            if (g->e[k].to == v) input++;
         int pu = g->v[u].parallelism, pv = g->v[v].parallelism;
         int is_chain = chained[v] && chain_edge[v] == e;
         for (int s = 0; s < pu; s++) {
@@ -673,7 +1019,7 @@ static weir_err build(struct weir_job *j, weir_error *err) {
             for (int k = 0; k < w->nt; k++) {
                 int dst = ed->part == WEIR_PART_FORWARD ? s : k;
                 task *dt = j->inst[v][dst].task;
-                w->targets[k] = wgate_add_channel(dt->gate, j->opt.channel_capacity);
+                w->targets[k] = wgate_add_channel(dt->gate, j->opt.channel_capacity, input);
                 if (!w->targets[k]) {
                     rc = weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
                     goto out;
@@ -695,14 +1041,150 @@ static void close_all(struct weir_job *j) {
             weir_ctx *c = &j->inst[v][s];
             if (c->opened && c->v->def->close) c->v->def->close(c);
             c->opened = 0;
+            wtimers_free(c->timers);
+            c->timers = NULL;
             weir_state_backend_free(c->backend);
             c->backend = NULL;
         }
     }
 }
 
+/* ------------------------------------------------------------------ restore */
+
+/* Reads the checkpoint/savepoint to restore and checks it against the graph: every operator
+ * state must map to a uid of the graph (unless allow_non_restored_state), keyed operators keep
+ * their max parallelism (the number of key groups). */
+static weir_err load_restore(struct weir_job *j, wck_metadata *md, char *rdir, size_t cap,
+                             weir_error *err) {
+    const char *p = j->opt.restore_path;
+    size_t n = strlen(p);
+    if (n >= 10 && strcmp(p + n - 10, "/_metadata") == 0)
+        snprintf(rdir, cap, "%.*s", (int)(n - 10), p);
+    else
+        snprintf(rdir, cap, "%s", p);
+    weir_error e = {0};
+    if (wck_metadata_read(rdir, md, &e))
+        return weir_error_set(err, e.code ? e.code : WEIR_EIO, 0, "cannot restore from %s: %s", p,
+                              e.msg);
+    for (int i = 0; i < md->n_ops; i++) {
+        const wck_operator *op = &md->ops[i];
+        int has_state = 0;
+        for (int s = 0; s < op->n_subtasks; s++)
+            if (op->subtasks[s].op_state_len || op->subtasks[s].keyed_dir) has_state = 1;
+        int v = weir_graph_find(j->g, op->uid);
+        if (v < 0) {
+            if (has_state && !j->opt.allow_non_restored_state)
+                return weir_error_set(err, WEIR_EINVAL, 0,
+                                      "cannot restore from %s: it holds state of operator '%s', "
+                                      "which is not in job '%s' (allow it with "
+                                      "--allowNonRestoredState)",
+                                      p, op->uid, j->g->job_name);
+            continue;
+        }
+        int32_t maxp = vertex_max_par(&j->g->v[v]);
+        if (j->inst[v][0].keyed && has_state && op->max_parallelism != maxp)
+            return weir_error_set(err, WEIR_EINVAL, 0,
+                                  "cannot restore operator '%s': its max parallelism was %d, the "
+                                  "job now has %d (the number of key groups cannot change)",
+                                  op->uid, (int)op->max_parallelism, (int)maxp);
+    }
+    j->restored_id = md->checkpoint_id;
+    return WEIR_OK;
+}
+
+/* Restores one operator instance: keyed state of every old subtask whose key-group range
+ * overlaps (rescaling), operator state of every old subtask (union), timers. */
+static weir_err restore_instance(struct weir_job *j, weir_ctx *c, const wck_metadata *md,
+                                 const char *rdir, weir_error *err) {
+    const wck_operator *op = wck_metadata_find(md, c->v->uid);
+    if (!op) return WEIR_OK;
+    for (int s = 0; s < op->n_subtasks; s++) {
+        const wck_subtask *st = &op->subtasks[s];
+        if (c->keyed && st->keyed_dir && st->kg_end >= c->kgr.start && st->kg_start <= c->kgr.end) {
+            char path[2200];
+            snprintf(path, sizeof path, "%s/%s", rdir, st->keyed_dir);
+            weir_error e = {0};
+            if (weir_state_backend_restore(c->backend, path, &e))
+                return weir_error_set(err, e.code ? e.code : WEIR_ESTATE, 0,
+                                      "%s: restoring keyed state from %s failed: %s", c->where,
+                                      path, e.msg);
+        }
+        if (st->op_state_len && c->v->def->restore_state) {
+            c->fail_msg[0] = '\0';
+            weir_err rc = c->v->def->restore_state(c, st->op_state, st->op_state_len);
+            if (rc)
+                return weir_error_set(err, rc, 0, "%s: restore_state failed: %s", c->where,
+                                      c->fail_msg[0] ? c->fail_msg : weir_err_name(rc));
+        }
+    }
+    if (c->keyed && c->backend) {
+        if (!(c->timers = wtimers_new(c->backend)))
+            return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+        if (wtimers_restore(c->timers, err)) return err ? err->code : WEIR_ESTATE;
+    }
+    (void)j;
+    return WEIR_OK;
+}
+
+/* Starts the checkpoint coordinator with Flink's configuration keys. */
+static weir_err start_coordinator(struct weir_job *j, weir_error *err) {
+    const weir_config *cf = j->opt.config;
+    wck_coord_conf cc = {0};
+    int64_t v = 0;
+    if (weir_config_get_duration_ms(cf, "execution.checkpointing.interval", 0, &cc.interval_ms,
+                                    err) ||
+        weir_config_get_duration_ms(cf, "execution.checkpointing.min-pause", 0, &cc.min_pause_ms,
+                                    err) ||
+        weir_config_get_duration_ms(cf, "execution.checkpointing.timeout", 600000, &cc.timeout_ms,
+                                    err))
+        return err ? err->code : WEIR_EINVAL;
+    if (weir_config_get_int(cf, "execution.checkpointing.tolerable-failed-checkpoints", 0, &v, err))
+        return err ? err->code : WEIR_EINVAL;
+    cc.tolerable_failures = (int)v;
+    if (weir_config_get_int(cf, "state.checkpoints.num-retained", 1, &v, err))
+        return err ? err->code : WEIR_EINVAL;
+    cc.num_retained = (int)v;
+    const char *mode = weir_config_get(cf, "execution.checkpointing.mode", "EXACTLY_ONCE");
+    if (strcasecmp(mode, "EXACTLY_ONCE") == 0)
+        j->exactly_once = 1;
+    else if (strcasecmp(mode, "AT_LEAST_ONCE") == 0)
+        j->exactly_once = 0;
+    else
+        return weir_error_set(err, WEIR_EINVAL, 0,
+                              "execution.checkpointing.mode: '%s' (EXACTLY_ONCE|AT_LEAST_ONCE)",
+                              mode);
+    j->vinfo = calloc((size_t)j->g->nv, sizeof *j->vinfo);
+    if (!j->vinfo) return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+    for (int i = 0; i < j->g->nv; i++) {
+        j->vinfo[i].uid = j->g->v[i].uid;
+        j->vinfo[i].parallelism = j->g->v[i].parallelism;
+        j->vinfo[i].max_parallelism = vertex_max_par(&j->g->v[i]);
+    }
+    cc.base_dir = j->opt.checkpoint_dir;
+    cc.job_id = j->job_id;
+    cc.job_name = j->g->job_name;
+    cc.state_backend = j->opt.state_backend ? j->opt.state_backend : "heap";
+    cc.first_id = j->restored_id + 1;
+    cc.vertices = j->vinfo;
+    cc.nvertices = j->g->nv;
+    cc.ntasks = j->ntasks;
+    cc.hooks = (wck_coord_hooks){.ud = j,
+                                 .trigger = hook_trigger,
+                                 .complete = hook_complete,
+                                 .fail_job = hook_fail,
+                                 .all_finished = hook_all_finished};
+    j->coord = wck_coord_start(&cc, err);
+    if (!j->coord) return err && err->code ? err->code : WEIR_EIO;
+    weir_log(WEIR_LOG_INFO, "checkpoint", "job %s (%s): checkpoints every %lld ms into %s/%s (%s)",
+             j->g->job_name, j->job_id, (long long)cc.interval_ms, cc.base_dir, j->job_id,
+             j->exactly_once ? "exactly-once" : "at-least-once");
+    return WEIR_OK;
+}
+
 weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_error *err) {
     if (weir_graph_validate(g, err)) return NULL;
+    wck_metadata md = {0};
+    char rdir[1024] = "";
     struct weir_job *j = calloc(1, sizeof *j);
     if (!j) {
         weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
@@ -713,6 +1195,10 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
     if (!j->opt.batch_records) j->opt.batch_records = 512;
     if (!j->opt.channel_capacity) j->opt.channel_capacity = 8;
     if (!j->opt.clock) j->opt.clock = wall_clock_ms;
+    if (j->opt.job_id)
+        snprintf(j->job_id, sizeof j->job_id, "%s", j->opt.job_id);
+    else
+        wck_job_id_for(g->job_name, j->job_id);
     if (j->opt.state_dir)
         snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
     else
@@ -720,13 +1206,17 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
     atomic_init(&j->cancelled, 0);
     atomic_init(&j->draining, 0);
     pthread_mutex_init(&j->err_mu, NULL);
+    pthread_mutex_init(&j->ck_mu, NULL);
     j->metrics = weir_metrics_new();
     if (!j->metrics || build(j, err)) goto fail;
-    /* open every instance on this thread; keyed ones get their state backend first */
+    if (j->opt.restore_path && load_restore(j, &md, rdir, sizeof rdir, err)) goto fail;
+    /* open every instance on this thread; keyed ones get their state backend first, restored
+     * state goes in before open() */
     for (int v = 0; v < g->nv; v++)
         for (int s = 0; s < g->v[v].parallelism; s++) {
             weir_ctx *c = &j->inst[v][s];
             if (c->keyed && open_backend(j, c, err)) goto fail;
+            if (j->opt.restore_path && restore_instance(j, c, &md, rdir, err)) goto fail;
             if (c->v->def->open) {
                 weir_err rc = c->v->def->open(c);
                 if (rc) {
@@ -737,6 +1227,8 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
             }
             c->opened = 1;
         }
+    wck_metadata_clear(&md);
+    if (j->opt.checkpoint_dir && start_coordinator(j, err)) goto fail;
     for (int i = 0; i < j->ntasks; i++) {
         if (pthread_create(&j->tasks[i]->th, NULL, task_main, j->tasks[i])) {
             weir_error_set(err, WEIR_EINTERNAL, 0, "cannot start task thread");
@@ -749,6 +1241,7 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
     }
     return j;
 fail:
+    wck_metadata_clear(&md);
     close_all(j);
     weir_job_free(j);
     return NULL;
@@ -766,14 +1259,55 @@ weir_err weir_job_wait(weir_job *j, weir_error *err) {
             pthread_join(j->tasks[i]->th, NULL);
             j->tasks[i]->started = 0;
         }
+    wck_coord_free(j->coord);
+    j->coord = NULL;
     close_all(j);
     pthread_mutex_lock(&j->err_mu);
     weir_err rc = j->err.code;
     if (rc && err) *err = j->err;
-    if (!rc && atomic_load(&j->cancelled)) rc = WEIR_ECANCELLED;
+    if (!rc && atomic_load(&j->cancelled) && !atomic_load(&j->stopped_with_savepoint))
+        rc = WEIR_ECANCELLED;
     if (rc == WEIR_ECANCELLED && err) weir_error_set(err, rc, 0, "job cancelled");
     pthread_mutex_unlock(&j->err_mu);
     return rc;
+}
+
+weir_err weir_job_savepoint(weir_job *j, const char *target_dir, int stop, char *out_path,
+                            size_t cap, weir_error *err) {
+    if (!j->coord)
+        return weir_error_set(err, WEIR_EUNSUPPORTED, 0,
+                              "savepoints need checkpointing: run the job with a checkpoint "
+                              "directory (--checkpoint-dir)");
+    weir_err rc = wck_coord_savepoint(j->coord, target_dir, stop, out_path, cap, err);
+    if (rc || !stop) return rc;
+    /* stop-with-savepoint: let every task see the completion (sinks commit), then end */
+    int64_t id = 0;
+    wck_metadata md = {0};
+    if (wck_metadata_read(out_path, &md, NULL) == WEIR_OK) id = md.checkpoint_id;
+    wck_metadata_clear(&md);
+    for (int waited = 0; waited < 30000; waited += 5) {
+        int all = 1;
+        for (int i = 0; i < j->ntasks && all; i++)
+            all = j->tasks[i]->notified_id >= id || j->tasks[i]->final_ack_id;
+        if (all) break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&j->stopped_with_savepoint, 1);
+    weir_job_cancel(j);
+    return WEIR_OK;
+}
+
+const char *weir_job_id(const weir_job *j) {
+    return j->job_id;
+}
+
+int64_t weir_job_last_checkpoint(weir_job *j) {
+    return j->coord ? wck_coord_last_completed(j->coord) : 0;
+}
+
+int64_t weir_job_restored_from(const weir_job *j) {
+    return j->restored_id;
 }
 
 void weir_job_drain(weir_job *j) {
@@ -798,8 +1332,13 @@ void weir_job_free(weir_job *j) {
     for (int i = 0; i < j->ntasks; i++) {
         wgate_free(j->tasks[i]->gate);
         free(j->tasks[i]->ops);
+        pthread_mutex_destroy(&j->tasks[i]->mu);
+        pthread_cond_destroy(&j->tasks[i]->cv);
         free(j->tasks[i]);
     }
+    wck_coord_free(j->coord);
+    free(j->vinfo);
+    pthread_mutex_destroy(&j->ck_mu);
     free(j->tasks);
     if (j->inst) {
         for (int v = 0; v < j->g->nv; v++) {

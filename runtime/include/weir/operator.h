@@ -25,6 +25,7 @@
 #include "weir/error.h"
 #include "weir/metrics.h"
 #include "weir/state.h"
+#include "weir/timer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,12 +59,20 @@ typedef struct weir_operator_def {
      *  operator (non-keyed) state, e.g. source offsets, to @p out. Keyed state is snapshotted by
      *  the runtime. */
     weir_err (*snapshot_state)(weir_ctx *ctx, const weir_barrier *b, weir_buf *out);
-    /** Optional: restore operator state written by snapshot_state() (called before open()). */
+    /** Optional: restore operator state written by snapshot_state() (called before open()).
+     *  Union redistribution (Flink's union list state): every new subtask is called once for
+     *  EACH old subtask's state, in old-subtask order, and keeps what it owns (e.g. the Kafka
+     *  partitions assigned to it). So a job restores at any parallelism. */
     weir_err (*restore_state)(weir_ctx *ctx, const void *data, size_t len);
     /** Optional: checkpoint @p checkpoint_id completed on all tasks. */
     weir_err (*notify_checkpoint_complete)(weir_ctx *ctx, int64_t checkpoint_id);
     /** Optional: all inputs ended; flush anything buffered (emitting is still allowed). */
     weir_err (*end_input)(weir_ctx *ctx);
+    /** Keyed operators with timers (weir/timer.h): timer @p ts_ms of domain @p d fired; the
+     *  timer's key is the current key (also given as @p key/@p key_len, borrowed). Emitting is
+     *  allowed. */
+    weir_err (*on_timer)(weir_ctx *ctx, weir_time_domain d, int64_t ts_ms, const void *key,
+                         size_t key_len);
     /** Optional: release per-subtask resources. Emitting is not allowed. */
     void (*close)(weir_ctx *ctx);
 } weir_operator_def;
@@ -96,6 +105,13 @@ int64_t weir_ctx_now_ms(const weir_ctx *ctx);
 /** The keyed state backend of this subtask, or NULL if the operator is not keyed (its input
  *  is not a hash edge). */
 weir_state_backend *weir_ctx_state_backend(weir_ctx *ctx);
+/** The input the record being processed arrived on: the index (0-based, in the order of the
+ *  weir_graph_connect() calls into this operator) of its input edge; 0 for a chained operator.
+ *  Lets an operator with a keyed and a broadcast input (broadcast state) tell them apart. */
+int weir_ctx_input(const weir_ctx *ctx);
+/** 1 when the job takes checkpoints: sinks then commit their output on
+ *  notify_checkpoint_complete() (exactly-once), not as they write. */
+int weir_ctx_checkpointing(const weir_ctx *ctx);
 /** 1 once the job is being cancelled or has failed: long-running callbacks should return. */
 int weir_ctx_cancelled(const weir_ctx *ctx);
 

@@ -17,6 +17,7 @@
 #include "weir/metrics.h"
 #include "weir/operator.h"
 #include "weir/state.h"
+#include "weir/timer.h"
 #include "weir/connectors.h"
 
 #endif
