@@ -558,7 +558,12 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
         j->precreate[t] = j->sh.table_names[t];
     }
     j->precreate[DD_T__COUNT] = NULL;
-    j->g = weir_graph_new("dedup");
+    if (o->no_typed_rows) { /* only the envelope tables are written */
+        j->precreate[0] = j->sh.table_names[DD_T_DLQ];
+        j->precreate[1] = j->sh.table_names[DD_T_QUARANTINE];
+        j->precreate[2] = NULL;
+    }
+    j->g = weir_graph_new(o->job_name ? o->job_name : "dedup");
     if (!j->g) {
         free(j);
         weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
@@ -620,11 +625,21 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
     int gate = weir_graph_add(j->g, DD_UID_GATE, "quality-gate", &gate_def, &j->sh, psrc, err);
     if (gate < 0 || weir_graph_connect(j->g, src, NULL, gate, WEIR_PART_FORWARD, err)) goto fail;
     if (add_envelope_sinks(j, gate, "gate", 0, psrc, err)) goto fail;
+    int keyed_from = gate;
+    if (o->post_gate_def) {
+        keyed_from = weir_graph_add(j->g, DD_UID_POST_GATE, DD_UID_POST_GATE, o->post_gate_def,
+                                    o->post_gate_udata, psrc, err);
+        if (keyed_from < 0 ||
+            weir_graph_connect(j->g, gate, NULL, keyed_from, WEIR_PART_FORWARD, err))
+            goto fail;
+    }
     int dedup = weir_graph_add(j->g, DD_UID_DEDUP, "dedup", &dedup_def, &j->sh, p, err);
-    if (dedup < 0 || weir_graph_connect(j->g, gate, NULL, dedup, WEIR_PART_HASH, err)) goto fail;
+    if (dedup < 0 || weir_graph_connect(j->g, keyed_from, NULL, dedup, WEIR_PART_HASH, err))
+        goto fail;
     if (o->max_parallelism && weir_graph_set_max_parallelism(j->g, dedup, o->max_parallelism, err))
         goto fail;
     if (add_envelope_sinks(j, dedup, "dedup", 1, p, err)) goto fail;
+    if (o->no_typed_rows) return j;
     int parse = weir_graph_add(j->g, DD_UID_PARSE, "parse", &parse_def, &j->sh, p, err);
     if (parse < 0 || weir_graph_connect(j->g, dedup, NULL, parse, WEIR_PART_FORWARD, err))
         goto fail;
@@ -650,6 +665,27 @@ dd_job *dd_job_new(const dd_job_options *o, weir_error *err) {
 fail:
     dd_job_free(j);
     return NULL;
+}
+
+int dd_job_add_clickhouse_rows(dd_job *j, const char *prefix, int from, const char *tag, int32_t p,
+                               weir_error *err) {
+    if (!j->o.clickhouse) return 0;
+    char uid[3][160];
+    snprintf(uid[0], sizeof uid[0], "%s-clickhouse-sink", prefix);
+    snprintf(uid[1], sizeof uid[1], "%s-clickhouse-dlq", prefix);
+    snprintf(uid[2], sizeof uid[2], "%s-clickhouse-dlq-clickhouse-sink", prefix);
+    int chs = add_sink(j, uid[0], &weir_clickhouse_sink_def, &j->ch, from, tag, p, err);
+    int chd =
+        chs < 0 ? -1 : weir_graph_add(j->g, uid[1], "clickhouse-dlq", &chdlq_def, &j->sh, p, err);
+    if (chd < 0 ||
+        weir_graph_connect(j->g, chs, WEIR_CLICKHOUSE_DLQ_TAG, chd, WEIR_PART_FORWARD, err) ||
+        add_sink(j, uid[2], &weir_clickhouse_sink_def, &j->ch, chd, NULL, p, err) < 0)
+        return -1;
+    if (j->o.output_dir) {
+        snprintf(uid[0], sizeof uid[0], "%s-clickhouse-dlq-file-sink", prefix);
+        if (add_sink(j, uid[0], &weir_file_sink_def, &j->fsink, chd, NULL, p, err) < 0) return -1;
+    }
+    return 0;
 }
 
 weir_graph *dd_job_graph(dd_job *j) {

@@ -37,6 +37,16 @@ typedef struct dd_job_options {
     /** ClickHouse output (spec §8): typed rows, DLQ and quarantine rows are also inserted there
      *  when non-NULL (copied; its table_prefix is ignored: records carry prefixed names). */
     const weir_clickhouse_sink_conf *clickhouse;
+    /** Jobs that reuse this DAG (jobs/session/job.h): 1 → no parse operator and no typed-row
+     *  sinks (`weir run session`: the lifecycle operators consume the dedup output). */
+    int no_typed_rows;
+    /** Optional operator chained between the gate and the keyBy (uid DD_UID_POST_GATE, same
+     *  parallelism as the source), e.g. the session job's event-time timestamp and watermark
+     *  assigner. Borrowed; NULL = none. */
+    const weir_operator_def *post_gate_def;
+    void *post_gate_udata;
+    /** The graph's job name (checkpoint/savepoint job ids derive from it); NULL → "dedup". */
+    const char *job_name;
 } dd_job_options;
 
 /** A built dedup job: the graph and the connector configurations it points to. */
@@ -51,6 +61,15 @@ weir_graph *dd_job_graph(dd_job *j);
  * dlq, quarantine, rows (table → count), elapsed_ms, records_per_s.
  */
 void dd_job_summary(dd_job *j, weir_metrics *m, int64_t elapsed_ms, weir_buf *out);
+/**
+ * For jobs that extend this DAG: adds a ClickHouse sink (this job's connection settings) fed by
+ * output @p tag (NULL = main) of vertex @p from, with parallelism @p p, plus its DLQ chain (rows
+ * the server refuses → streaming_events_dlq rows → ClickHouse and, with an output directory,
+ * the DLQ file). Uids are prefixed by @p prefix. No-op without ClickHouse. Returns 0, or -1 with
+ * @p err set.
+ */
+int dd_job_add_clickhouse_rows(dd_job *j, const char *prefix, int from, const char *tag, int32_t p,
+                               weir_error *err);
 /** Frees the job (after the weir_job using its graph has been freed); flushes Kafka sinks. */
 void dd_job_free(dd_job *j);
 
@@ -60,6 +79,7 @@ void dd_job_free(dd_job *j);
 #define DD_UID_GATE "quality-gate"
 #define DD_UID_DEDUP "dedup"
 #define DD_UID_PARSE "parse"
+#define DD_UID_POST_GATE "event-time"
 
 #ifdef __cplusplus
 }

@@ -327,3 +327,24 @@ const char *ws_canonical_pipeline(const char *pipeline, const char *model) {
     if (!ws_blank(pipeline) && !ws_blank(model) && ws_eq_trim_ci(pipeline, model)) return "";
     return ws_fnb(1, pipeline);
 }
+
+/* ------------------------------------------------------------- snapshot / restore support */
+
+int ws_cache_foreach(const ws_cache *c, ws_cache_visit_fn fn, void *ud) {
+    for (size_t i = 0; c && i < c->cap; i++) {
+        const ws_bucket *b = &c->slots[i];
+        if (!b->refs || b->n == 0) continue;
+        int rc = fn(ud, b->key, b->refs, b->n);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+weir_err ws_cache_set_bucket(ws_cache *c, const char *key, const ws_snapshot *refs, int n) {
+    if (n < 0 || n > c->max_per_key) return WEIR_EINVAL;
+    ws_bucket *b = find_or_add(c, key);
+    if (!b) return WEIR_ENOMEM;
+    memcpy(b->refs, refs, (size_t)n * sizeof *refs);
+    b->n = n;
+    return WEIR_OK;
+}

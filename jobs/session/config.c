@@ -20,6 +20,9 @@ void ws_config_defaults(ws_config *c) {
     c->wait_ms = WS_ATTRIBUTION_WAIT_MS;
     c->idle_retention_ms = 6LL * 3600 * 1000;
     c->closed_retention_ms = 30LL * 60 * 1000;
+    c->out_of_orderness_ms = 5000;
+    c->idle_timeout_ms = 60000;
+    c->watermark_interval_ms = 200;
 }
 
 ws_model_mode ws_mode_parse(const char *text) {
@@ -53,10 +56,13 @@ static int parse_nonneg(const char *v, int64_t *out) {
 weir_err ws_config_from_env(ws_config *c, const char *(*getenv_fn)(const char *name)) {
     weir_err rc = WEIR_OK;
     c->mode = ws_mode_parse(getenv_fn("LIFECYCLE_PIPELINE_MODEL_MODE"));
-    static const char *const names[2] = {"LIFECYCLE_STATE_IDLE_RETENTION_MS",
-                                         "LIFECYCLE_STATE_CLOSED_RETENTION_MS"};
-    int64_t *dst[2] = {&c->idle_retention_ms, &c->closed_retention_ms};
-    for (int i = 0; i < 2; i++) {
+    static const char *const names[5] = {
+        "LIFECYCLE_STATE_IDLE_RETENTION_MS", "LIFECYCLE_STATE_CLOSED_RETENTION_MS",
+        "LIFECYCLE_WATERMARK_OUT_OF_ORDERNESS_MS", "LIFECYCLE_WATERMARK_IDLE_TIMEOUT_MS",
+        "LIFECYCLE_WATERMARK_INTERVAL_MS"};
+    int64_t *dst[5] = {&c->idle_retention_ms, &c->closed_retention_ms, &c->out_of_orderness_ms,
+                       &c->idle_timeout_ms, &c->watermark_interval_ms};
+    for (int i = 0; i < 5; i++) {
         const char *v = getenv_fn(names[i]);
         if (!v || !*v) continue;
         int64_t x;

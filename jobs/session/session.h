@@ -57,24 +57,36 @@ typedef enum ws_model_mode {
 
 /** Lifecycle configuration. Plain value; defaults from ws_config_defaults(). */
 typedef struct ws_config {
-    ws_model_mode mode;          /**< LIFECYCLE_PIPELINE_MODEL_MODE, default legacy_misnamed */
-    int64_t ttl_ms;              /**< attribution TTL (hard-coded 86 400 000 in the spec) */
-    int max_per_key;             /**< cache bound per key (hard-coded 32 in the spec) */
-    int64_t wait_ms;             /**< status/trace attribution wait (15 000 ms) */
-    int64_t idle_retention_ms;   /**< LIFECYCLE_STATE_IDLE_RETENTION_MS (weir extension, issue #4
-                                      item 4): a session idle this long in event time is finalized
-                                      and cleared by a timer; 0 = never (spec behaviour). Default
-                                      6 h. See docs/session-job.md. */
-    int64_t closed_retention_ms; /**< LIFECYCLE_STATE_CLOSED_RETENTION_MS: retention after the
-                                      close trace (default 30 min); 0 = same as idle. */
+    ws_model_mode mode;            /**< LIFECYCLE_PIPELINE_MODEL_MODE, default legacy_misnamed */
+    int64_t ttl_ms;                /**< attribution TTL (hard-coded 86 400 000 in the spec) */
+    int max_per_key;               /**< cache bound per key (hard-coded 32 in the spec) */
+    int64_t wait_ms;               /**< status/trace attribution wait (15 000 ms) */
+    int64_t idle_retention_ms;     /**< LIFECYCLE_STATE_IDLE_RETENTION_MS (weir extension, issue #4
+                                        item 4): a session idle this long in event time is finalized
+                                        and cleared by a timer; 0 = never (spec behaviour). Default
+                                        6 h. See docs/session-job.md. */
+    int64_t closed_retention_ms;   /**< LIFECYCLE_STATE_CLOSED_RETENTION_MS: retention after the
+                                        close trace (default 30 min); 0 = same as idle. */
+    int64_t out_of_orderness_ms;   /**< LIFECYCLE_WATERMARK_OUT_OF_ORDERNESS_MS (weir, issue #4):
+                                        bound of the per-split watermark generator, ms (default
+                                        5000); the lifecycle operator applies signals in event-time
+                                        order once the watermark passes them. */
+    int64_t idle_timeout_ms;       /**< LIFECYCLE_WATERMARK_IDLE_TIMEOUT_MS: a source split with no
+                                        record for this long (processing time) no longer holds the
+                                        watermark back (default 60000; 0 = never idle). */
+    int64_t watermark_interval_ms; /**< LIFECYCLE_WATERMARK_INTERVAL_MS: watermarks are emitted
+                                        at most this often (processing time, default 200, Flink's
+                                        auto-watermark interval) or every 4096 records. */
 } ws_config;
 
-/** Fills @p c with the defaults (legacy mode, spec constants, 6 h idle, 30 min after close). */
+/** Fills @p c with the defaults (legacy mode, spec constants, 6 h idle, 30 min after close,
+ *  5 s out-of-orderness, 60 s split idleness, 200 ms watermark interval). */
 void ws_config_defaults(ws_config *c);
 /**
  * Reads LIFECYCLE_PIPELINE_MODEL_MODE (§5.6: trimmed, case-insensitive `native_correct`/`native`
- * → native, anything else → legacy) and the two retention variables (integers ≥ 0; junk → the
- * default, reported by WEIR_EINVAL while every other variable is still applied) through
+ * → native, anything else → legacy), the two retention variables and the three
+ * LIFECYCLE_WATERMARK_* variables (integers ≥ 0, ms; junk → the default, reported by
+ * WEIR_EINVAL while every other variable is still applied) through
  * @p getenv_fn. Returns WEIR_OK or WEIR_EINVAL. Thread-safe if @p getenv_fn is.
  */
 weir_err ws_config_from_env(ws_config *c, const char *(*getenv_fn)(const char *name));
@@ -200,6 +212,15 @@ weir_err ws_cache_upsert_key(ws_cache *c, const char *key, const ws_snapshot *re
 const ws_snapshot *ws_cache_bucket(const ws_cache *c, const char *key, int *n);
 /** Number of keys in the cache. */
 size_t ws_cache_keys(const ws_cache *c);
+/** Visitor for ws_cache_foreach(): one key and its bucket (borrowed for the call). Non-zero
+ *  return stops the walk. */
+typedef int (*ws_cache_visit_fn)(void *ud, const char *key, const ws_snapshot *refs, int n);
+/** Visits every non-empty bucket (unspecified order; operator-state snapshots). Returns the
+ *  visitor's non-zero value or 0. */
+int ws_cache_foreach(const ws_cache *c, ws_cache_visit_fn fn, void *ud);
+/** Replaces the bucket of @p key by the @p n refs (restore of a snapshot: no pruning, no
+ *  bounding). WEIR_EINVAL if n > max_per_key, WEIR_ENOMEM. */
+weir_err ws_cache_set_bucket(ws_cache *c, const char *key, const ws_snapshot *refs, int n);
 
 /** Selection context of §5.4. */
 typedef struct ws_select_ctx {
@@ -366,6 +387,15 @@ void ws_segment_encode(weir_buf *out, const ws_segment *g);
 weir_err ws_segment_decode(const void *p, size_t n, ws_segment *g);
 void ws_params_encode(weir_buf *out, const ws_params *p);
 weir_err ws_params_decode(const void *buf, size_t n, ws_params *p);
+/** Signals (channel records, pending buffers): magic "WSI2"; same contract as above. */
+void ws_signal_encode(weir_buf *out, const ws_signal *s);
+weir_err ws_signal_decode(const void *p, size_t n, ws_signal *s);
+/** The source_event_uid of an encoded signal without decoding it (the encoding starts with
+ *  it): *uid points into @p p. Returns 0, or -1 if @p p is not an encoded signal. */
+int ws_signal_peek_uid(const void *p, size_t n, wj_str *uid);
+/** Capability rows (broadcast records, cache snapshots): magic "WSC2"; same contract. */
+void ws_snapshot_encode(weir_buf *out, const ws_snapshot *s);
+weir_err ws_snapshot_decode(const void *p, size_t n, ws_snapshot *s);
 
 /* ----------------------------------------------------------------- retention (issue #4.4) */
 
@@ -412,6 +442,25 @@ weir_err ws_join_on_segment(ws_join *j, const ws_segment *seg, ws_join_emit_fn f
 void ws_join_on_timer(ws_join *j, int64_t now_ms, ws_join_emit_fn fn, void *ud);
 /** Earliest pending deadline, or INT64_MAX when nothing is pending (timer registration). */
 int64_t ws_join_next_deadline(const ws_join *j);
+/** Number of pending events / stored segment rows (tests, state hygiene). */
+size_t ws_join_pending(const ws_join *j);
+size_t ws_join_segments(const ws_join *j);
+/** Empties @p j (keeps its memory) and sets its key: reuse for another key. */
+void ws_join_reset(ws_join *j, const char *workflow_session_id);
+/**
+ * Appends the state of @p j (magic "WSJ2"): the segment rows when @p with_segments (the status
+ * and trace joins of one key hold the same rows, so the job stores them once) and the pending
+ * events with their deadlines. Sets out->oom on allocation failure.
+ */
+void ws_join_encode(weir_buf *out, const ws_join *j, int with_segments);
+/**
+ * Adds the segments and pending events encoded at @p data to @p j (normally fresh or reset);
+ * segments are added before pending events, so nothing is emitted. *used (may be NULL) gets the
+ * bytes consumed. WEIR_OK, WEIR_EPARSE (malformed) or WEIR_ENOMEM.
+ */
+weir_err ws_join_decode(ws_join *j, const void *data, size_t len, size_t *used);
+/** Adds every segment row of @p src to @p dst (no emission: call before adding pending). */
+weir_err ws_join_copy_segments(ws_join *dst, const ws_join *src);
 
 /* ------------------------------------------------------------------------ fact rows (§9) */
 

@@ -10,10 +10,10 @@
  * The four "seen" sets of §2.1 are kept as sets of 64-bit FNV-1a hashes (only their sizes are
  * ever output, §2.5; `orchestrators_seen` is never output and not kept). A collision would
  * undercount a change: probability ~n²/2⁶⁴, negligible.
- * Encoding: magic "WSx1" + uint32 struct size + the struct bytes with the static-string
- * pointers replaced by their index (decoding restores them and re-terminates every string).
- * It is a same-build layout (the state layout version is the magic): a layout change must bump
- * the magic, and decoding foreign bytes fails with WEIR_EPARSE.
+ * Encoding (weir keyed state, checkpoints, channels): magic "WSx2" then the fields one by one
+ * (varints, zig-zag varints, 4-byte floats, length-prefixed strings), so a blob holds only the
+ * bytes in use. Static-string pointers are encoded as their index. A layout change must bump
+ * the magic; decoding foreign, truncated or over-long bytes fails with WEIR_EPARSE.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -423,87 +423,342 @@ int ws_params_process(ws_params *p, const ws_signal *in, const ws_cache *cache,
 
 /* ------------------------------------------------------------------------------ encoding */
 
+/* Compact field-by-field encoding (magic "WSx2"): unsigned varints, zig-zag varints for signed
+ * integers, 4-byte little-endian floats, strings as varint length + bytes. A state blob of a
+ * typical session is a few hundred bytes instead of the struct size (kilobytes), which is what
+ * RocksDB reads and writes per signal. Decoding checks every length against the destination
+ * array and requires the input to be consumed exactly (WEIR_EPARSE otherwise). */
+
+static void w_u(weir_buf *b, uint64_t v) {
+    uint8_t t[10];
+    int n = 0;
+    while (v >= 0x80) {
+        t[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    t[n++] = (uint8_t)v;
+    weir_buf_append(b, t, (size_t)n);
+}
+
+static void w_i(weir_buf *b, int64_t v) {
+    w_u(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void w_s(weir_buf *b, const char *s) {
+    size_t n = strlen(s);
+    w_u(b, n);
+    weir_buf_append(b, s, n);
+}
+
+static void w_f(weir_buf *b, float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint8_t t[4] = {(uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24)};
+    weir_buf_append(b, t, 4);
+}
+
+typedef struct rd {
+    const uint8_t *p, *e;
+    int bad;
+} rd;
+
+static uint64_t r_u(rd *r) {
+    uint64_t v = 0;
+    for (int sh = 0; sh < 64; sh += 7) {
+        if (r->p >= r->e) break;
+        uint8_t c = *r->p++;
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) return v;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+static int64_t r_i(rd *r) {
+    uint64_t u = r_u(r);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static void r_s(rd *r, char *dst, size_t cap) {
+    uint64_t n = r_u(r);
+    if (r->bad || n >= cap || n > (uint64_t)(r->e - r->p)) {
+        r->bad = 1;
+        dst[0] = 0;
+        return;
+    }
+    memcpy(dst, r->p, n);
+    dst[n] = 0;
+    r->p += n;
+}
+
+static float r_f(rd *r) {
+    if (r->e - r->p < 4) {
+        r->bad = 1;
+        return 0;
+    }
+    uint32_t x = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+                 (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static int r_open(rd *r, const void *p, size_t n, const char magic[4]) {
+    if (!p || n < 4 || memcmp(p, magic, 4) != 0) return -1;
+    r->p = (const uint8_t *)p + 4;
+    r->e = (const uint8_t *)p + n;
+    r->bad = 0;
+    return 0;
+}
+
+static int r_done(const rd *r) {
+    return r->bad || r->p != r->e ? -1 : 0;
+}
+
 static int idx_of(const char *const *tab, int n, const char *p) {
     for (int i = 0; i < n; i++)
         if (tab[i] == p || (p && strcmp(tab[i], p) == 0)) return i;
     return 0;
 }
 
-static void enc(weir_buf *out, const char magic[4], const void *st, size_t n) {
-    uint32_t sz = (uint32_t)n;
-    weir_buf_append(out, magic, 4);
-    weir_buf_append(out, &sz, 4);
-    weir_buf_append(out, st, n);
-}
-
-static int dec(const void *p, size_t n, const char magic[4], void *st, size_t sz) {
-    uint32_t s;
-    if (!p || n != 8 + sz || memcmp(p, magic, 4) != 0) return -1;
-    memcpy(&s, (const char *)p + 4, 4);
-    if (s != sz) return -1;
-    memcpy(st, (const char *)p + 8, sz);
-    return 0;
-}
-
-#define TERM(a) ((a)[sizeof(a) - 1] = 0)
 #define NMETHODS ((int)(sizeof METHODS / sizeof *METHODS))
+#define WS(b, f) w_s((b), (f))
+#define RS(r, f) r_s((r), (f), sizeof(f))
+
+static void w_hset(weir_buf *b, const ws_hset *h) {
+    w_u(b, h->n);
+    w_u(b, h->overflow);
+    for (uint32_t i = 0; i < h->n && i < WS_SET_CAP; i++)
+        weir_buf_append(b, &h->h[i], 8);
+}
+
+static void r_hset(rd *r, ws_hset *h) {
+    uint64_t n = r_u(r);
+    h->overflow = (uint32_t)r_u(r);
+    if (n > WS_SET_CAP || (uint64_t)(r->e - r->p) < n * 8) {
+        r->bad = 1;
+        h->n = 0;
+        return;
+    }
+    h->n = (uint32_t)n;
+    for (uint32_t i = 0; i < h->n; i++, r->p += 8)
+        memcpy(&h->h[i], r->p, 8);
+}
 
 void ws_session_encode(weir_buf *out, const ws_session *s) {
-    ws_session c = *s;
-    c.attribution_method =
-        (const char *)(uintptr_t)idx_of(METHODS, NMETHODS, s->attribution_method);
-    enc(out, "WSS1", &c, sizeof c);
+    weir_buf_append(out, "WSS2", 4);
+    WS(out, s->workflow_session_id), WS(out, s->stream_id), WS(out, s->request_id);
+    WS(out, s->pipeline), WS(out, s->workflow_id), WS(out, s->gateway);
+    WS(out, s->orchestrator_address), WS(out, s->orchestrator_url);
+    WS(out, s->model_id), WS(out, s->gpu_id);
+    w_u(out, (uint64_t)(s->model_null != 0) | (uint64_t)(s->gpu_null != 0) << 1 |
+                 (uint64_t)(s->known_stream != 0) << 2 | (uint64_t)(s->startup_success != 0) << 3 |
+                 (uint64_t)(s->no_orchestrators_available != 0) << 4 |
+                 (uint64_t)(s->last_error_occurred != 0) << 5 | (uint64_t)(s->closed != 0) << 6 |
+                 (uint64_t)(s->truncated != 0) << 7);
+    w_u(out, (uint64_t)idx_of(METHODS, NMETHODS, s->attribution_method));
+    w_f(out, s->attribution_confidence);
+    const int64_t ints[] = {s->session_start_ts,
+                            s->session_end_ts,
+                            s->first_stream_request_ts,
+                            s->first_processed_ts,
+                            s->first_playable_ts,
+                            s->error_count,
+                            s->excusable_error_count,
+                            s->explicit_swap_count,
+                            s->event_count,
+                            s->version,
+                            s->params_update_count,
+                            s->status_sample_count,
+                            s->status_non_loading_sample_count,
+                            s->status_positive_output_sample_count,
+                            s->status_error_sample_count,
+                            s->last_signal_ts};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        w_i(out, ints[i]);
+    WS(out, s->source_first_event_uid), WS(out, s->source_last_event_uid);
+    w_hset(out, &s->canonical_orchestrators_seen);
+    w_hset(out, &s->model_ids_seen);
+    w_hset(out, &s->pipelines_seen);
 }
 
 weir_err ws_session_decode(const void *p, size_t n, ws_session *s) {
-    if (dec(p, n, "WSS1", s, sizeof *s)) return WEIR_EPARSE;
-    uintptr_t m = (uintptr_t)s->attribution_method;
-    if (m >= (uintptr_t)NMETHODS) return WEIR_EPARSE;
+    rd r;
+    if (r_open(&r, p, n, "WSS2")) return WEIR_EPARSE;
+    memset(s, 0, sizeof *s);
+    RS(&r, s->workflow_session_id), RS(&r, s->stream_id), RS(&r, s->request_id);
+    RS(&r, s->pipeline), RS(&r, s->workflow_id), RS(&r, s->gateway);
+    RS(&r, s->orchestrator_address), RS(&r, s->orchestrator_url);
+    RS(&r, s->model_id), RS(&r, s->gpu_id);
+    uint64_t fl = r_u(&r);
+    s->model_null = fl & 1, s->gpu_null = (fl >> 1) & 1, s->known_stream = (fl >> 2) & 1;
+    s->startup_success = (fl >> 3) & 1, s->no_orchestrators_available = (fl >> 4) & 1;
+    s->last_error_occurred = (fl >> 5) & 1, s->closed = (fl >> 6) & 1, s->truncated = (fl >> 7) & 1;
+    uint64_t m = r_u(&r);
+    if (m >= (uint64_t)NMETHODS) return WEIR_EPARSE;
     s->attribution_method = METHODS[m];
-    TERM(s->workflow_session_id), TERM(s->stream_id), TERM(s->request_id), TERM(s->pipeline);
-    TERM(s->workflow_id), TERM(s->gateway), TERM(s->orchestrator_address);
-    TERM(s->orchestrator_url), TERM(s->model_id), TERM(s->gpu_id);
-    TERM(s->source_first_event_uid), TERM(s->source_last_event_uid);
-    if (s->canonical_orchestrators_seen.n > WS_SET_CAP || s->model_ids_seen.n > WS_SET_CAP ||
-        s->pipelines_seen.n > WS_SET_CAP)
-        return WEIR_EPARSE;
-    return WEIR_OK;
+    s->attribution_confidence = r_f(&r);
+    int64_t *ints[] = {&s->session_start_ts,
+                       &s->session_end_ts,
+                       &s->first_stream_request_ts,
+                       &s->first_processed_ts,
+                       &s->first_playable_ts,
+                       &s->error_count,
+                       &s->excusable_error_count,
+                       &s->explicit_swap_count,
+                       &s->event_count,
+                       &s->version,
+                       &s->params_update_count,
+                       &s->status_sample_count,
+                       &s->status_non_loading_sample_count,
+                       &s->status_positive_output_sample_count,
+                       &s->status_error_sample_count,
+                       &s->last_signal_ts};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        *ints[i] = r_i(&r);
+    RS(&r, s->source_first_event_uid), RS(&r, s->source_last_event_uid);
+    r_hset(&r, &s->canonical_orchestrators_seen);
+    r_hset(&r, &s->model_ids_seen);
+    r_hset(&r, &s->pipelines_seen);
+    return r_done(&r) ? WEIR_EPARSE : WEIR_OK;
 }
 
 void ws_segment_encode(weir_buf *out, const ws_segment *g) {
-    ws_segment c = *g;
-    c.attribution_method =
-        (const char *)(uintptr_t)idx_of(METHODS, NMETHODS, g->attribution_method);
-    c.reason = (const char *)(uintptr_t)idx_of(REASONS, 3, g->reason);
-    enc(out, "WSG1", &c, sizeof c);
+    weir_buf_append(out, "WSG2", 4);
+    WS(out, g->workflow_session_id);
+    w_i(out, g->segment_index);
+    w_u(out, (uint64_t)(g->open_segment != 0) | (uint64_t)(g->gpu_null != 0) << 1 |
+                 (uint64_t)(g->model_null != 0) << 2 | (uint64_t)(g->region_null != 0) << 3 |
+                 (uint64_t)(g->truncated != 0) << 4);
+    w_i(out, g->segment_start_ts), w_i(out, g->segment_end_ts);
+    WS(out, g->gateway), WS(out, g->pipeline), WS(out, g->orchestrator_address);
+    WS(out, g->orchestrator_url), WS(out, g->gpu_id), WS(out, g->model_id), WS(out, g->region);
+    w_u(out, (uint64_t)idx_of(METHODS, NMETHODS, g->attribution_method));
+    w_f(out, g->attribution_confidence);
+    w_u(out, (uint64_t)idx_of(REASONS, 3, g->reason));
+    WS(out, g->source_trace_type), WS(out, g->source_event_uid);
+    w_i(out, g->version);
 }
 
 weir_err ws_segment_decode(const void *p, size_t n, ws_segment *g) {
-    if (dec(p, n, "WSG1", g, sizeof *g)) return WEIR_EPARSE;
-    uintptr_t m = (uintptr_t)g->attribution_method, r = (uintptr_t)g->reason;
-    if (m >= (uintptr_t)NMETHODS || r >= 3) return WEIR_EPARSE;
+    rd r;
+    if (r_open(&r, p, n, "WSG2")) return WEIR_EPARSE;
+    memset(g, 0, sizeof *g);
+    RS(&r, g->workflow_session_id);
+    g->segment_index = (int32_t)r_i(&r);
+    uint64_t fl = r_u(&r);
+    g->open_segment = fl & 1, g->gpu_null = (fl >> 1) & 1, g->model_null = (fl >> 2) & 1;
+    g->region_null = (fl >> 3) & 1, g->truncated = (fl >> 4) & 1;
+    g->segment_start_ts = r_i(&r), g->segment_end_ts = r_i(&r);
+    RS(&r, g->gateway), RS(&r, g->pipeline), RS(&r, g->orchestrator_address);
+    RS(&r, g->orchestrator_url), RS(&r, g->gpu_id), RS(&r, g->model_id), RS(&r, g->region);
+    uint64_t m = r_u(&r);
+    g->attribution_confidence = r_f(&r);
+    uint64_t rs = r_u(&r);
+    if (m >= (uint64_t)NMETHODS || rs >= 3) return WEIR_EPARSE;
     g->attribution_method = METHODS[m];
-    g->reason = REASONS[r];
-    TERM(g->workflow_session_id), TERM(g->gateway), TERM(g->pipeline);
-    TERM(g->orchestrator_address), TERM(g->orchestrator_url), TERM(g->gpu_id), TERM(g->model_id);
-    TERM(g->region), TERM(g->source_trace_type), TERM(g->source_event_uid);
-    return WEIR_OK;
+    g->reason = REASONS[rs];
+    RS(&r, g->source_trace_type), RS(&r, g->source_event_uid);
+    g->version = r_i(&r);
+    return r_done(&r) ? WEIR_EPARSE : WEIR_OK;
 }
 
 void ws_params_encode(weir_buf *out, const ws_params *p) {
-    ws_params c = *p;
-    c.attribution_method =
-        (const char *)(uintptr_t)idx_of(METHODS, NMETHODS, p->attribution_method);
-    enc(out, "WSP1", &c, sizeof c);
+    weir_buf_append(out, "WSP2", 4);
+    WS(out, p->workflow_session_id), WS(out, p->stream_id), WS(out, p->request_id);
+    WS(out, p->pipeline), WS(out, p->gateway), WS(out, p->orchestrator_address);
+    WS(out, p->orchestrator_url), WS(out, p->model_id), WS(out, p->gpu_id);
+    w_u(out, (uint64_t)(p->model_null != 0) | (uint64_t)(p->gpu_null != 0) << 1 |
+                 (uint64_t)(p->truncated != 0) << 2);
+    w_u(out, (uint64_t)idx_of(METHODS, NMETHODS, p->attribution_method));
+    w_f(out, p->attribution_confidence);
+    w_i(out, p->version);
 }
 
 weir_err ws_params_decode(const void *buf, size_t n, ws_params *p) {
-    if (dec(buf, n, "WSP1", p, sizeof *p)) return WEIR_EPARSE;
-    uintptr_t m = (uintptr_t)p->attribution_method;
-    if (m >= (uintptr_t)NMETHODS) return WEIR_EPARSE;
+    rd r;
+    if (r_open(&r, buf, n, "WSP2")) return WEIR_EPARSE;
+    memset(p, 0, sizeof *p);
+    RS(&r, p->workflow_session_id), RS(&r, p->stream_id), RS(&r, p->request_id);
+    RS(&r, p->pipeline), RS(&r, p->gateway), RS(&r, p->orchestrator_address);
+    RS(&r, p->orchestrator_url), RS(&r, p->model_id), RS(&r, p->gpu_id);
+    uint64_t fl = r_u(&r);
+    p->model_null = fl & 1, p->gpu_null = (fl >> 1) & 1, p->truncated = (fl >> 2) & 1;
+    uint64_t m = r_u(&r);
+    if (m >= (uint64_t)NMETHODS) return WEIR_EPARSE;
     p->attribution_method = METHODS[m];
-    TERM(p->workflow_session_id), TERM(p->stream_id), TERM(p->request_id), TERM(p->pipeline);
-    TERM(p->gateway), TERM(p->orchestrator_address), TERM(p->orchestrator_url);
-    TERM(p->model_id), TERM(p->gpu_id);
-    return WEIR_OK;
+    p->attribution_confidence = r_f(&r);
+    p->version = r_i(&r);
+    return r_done(&r) ? WEIR_EPARSE : WEIR_OK;
+}
+
+void ws_signal_encode(weir_buf *out, const ws_signal *s) {
+    weir_buf_append(out, "WSI2", 4);
+    WS(out, s->source_event_uid); /* first: ws_signal_peek_uid() */
+    w_u(out, (uint64_t)s->type);
+    w_i(out, s->signal_ts), w_i(out, s->ingest_ts);
+    WS(out, s->workflow_session_id), WS(out, s->event_id), WS(out, s->stream_id);
+    WS(out, s->request_id), WS(out, s->gateway);
+    WS(out, s->orchestrator_address), WS(out, s->orchestrator_url), WS(out, s->pipeline);
+    WS(out, s->pipeline_hint), WS(out, s->model_hint), WS(out, s->trace_type);
+    WS(out, s->ai_event_type), WS(out, s->message), WS(out, s->status_state);
+    WS(out, s->status_last_error);
+    w_u(out, (uint64_t)(s->status_last_error_null != 0) | (uint64_t)(s->has_start_time != 0) << 1 |
+                 (uint64_t)(s->truncated != 0) << 2);
+    w_f(out, s->status_output_fps), w_f(out, s->status_input_fps);
+    w_i(out, s->start_time_ms);
+}
+
+weir_err ws_signal_decode(const void *p, size_t n, ws_signal *s) {
+    rd r;
+    if (r_open(&r, p, n, "WSI2")) return WEIR_EPARSE;
+    memset(s, 0, sizeof *s);
+    RS(&r, s->source_event_uid);
+    uint64_t t = r_u(&r);
+    if (t > WS_SIG_AI_STREAM_EVENT) return WEIR_EPARSE;
+    s->type = (ws_signal_type)t;
+    s->signal_ts = r_i(&r), s->ingest_ts = r_i(&r);
+    RS(&r, s->workflow_session_id), RS(&r, s->event_id), RS(&r, s->stream_id);
+    RS(&r, s->request_id), RS(&r, s->gateway);
+    RS(&r, s->orchestrator_address), RS(&r, s->orchestrator_url), RS(&r, s->pipeline);
+    RS(&r, s->pipeline_hint), RS(&r, s->model_hint), RS(&r, s->trace_type);
+    RS(&r, s->ai_event_type), RS(&r, s->message), RS(&r, s->status_state);
+    RS(&r, s->status_last_error);
+    uint64_t fl = r_u(&r);
+    s->status_last_error_null = fl & 1, s->has_start_time = (fl >> 1) & 1;
+    s->truncated = (fl >> 2) & 1;
+    s->status_output_fps = r_f(&r), s->status_input_fps = r_f(&r);
+    s->start_time_ms = r_i(&r);
+    return r_done(&r) ? WEIR_EPARSE : WEIR_OK;
+}
+
+int ws_signal_peek_uid(const void *p, size_t n, wj_str *uid) {
+    rd r;
+    if (r_open(&r, p, n, "WSI2")) return -1;
+    uint64_t len = r_u(&r);
+    if (r.bad || len > (uint64_t)(r.e - r.p)) return -1;
+    uid->s = (const char *)r.p;
+    uid->n = (size_t)len;
+    return 0;
+}
+
+void ws_snapshot_encode(weir_buf *out, const ws_snapshot *s) {
+    weir_buf_append(out, "WSC2", 4);
+    w_i(out, s->snapshot_ts);
+    WS(out, s->source_event_id), WS(out, s->canonical_address), WS(out, s->local_address);
+    WS(out, s->orchestrator_url), WS(out, s->pipeline), WS(out, s->model_id), WS(out, s->gpu_id);
+    w_u(out, (uint64_t)(s->gpu_null != 0) | (uint64_t)(s->model_null != 0) << 1);
+}
+
+weir_err ws_snapshot_decode(const void *p, size_t n, ws_snapshot *s) {
+    rd r;
+    if (r_open(&r, p, n, "WSC2")) return WEIR_EPARSE;
+    memset(s, 0, sizeof *s);
+    s->snapshot_ts = r_i(&r);
+    RS(&r, s->source_event_id), RS(&r, s->canonical_address), RS(&r, s->local_address);
+    RS(&r, s->orchestrator_url), RS(&r, s->pipeline), RS(&r, s->model_id), RS(&r, s->gpu_id);
+    uint64_t fl = r_u(&r);
+    s->gpu_null = fl & 1, s->model_null = (fl >> 1) & 1;
+    return r_done(&r) ? WEIR_EPARSE : WEIR_OK;
 }

@@ -155,3 +155,93 @@ int64_t ws_join_next_deadline(const ws_join *j) {
         if (j->pend[k].deadline < d) d = j->pend[k].deadline;
     return d;
 }
+
+size_t ws_join_pending(const ws_join *j) {
+    return j->npend;
+}
+
+size_t ws_join_segments(const ws_join *j) {
+    return j->nsegs;
+}
+
+void ws_join_reset(ws_join *j, const char *workflow_session_id) {
+    ws_copy(j->key, sizeof j->key, workflow_session_id);
+    j->nsegs = 0;
+    j->npend = 0;
+}
+
+/* Encoding: "WSJ2", u32 nsegs, u32 npend (little-endian host order: same-build state), then per
+ * segment u32 length + ws_segment_encode() bytes (omitted when segments are not included), per
+ * pending item i64 deadline + u32 length + ws_signal_encode() bytes. */
+static void put_u32(weir_buf *b, uint32_t v) {
+    weir_buf_append(b, &v, 4);
+}
+
+void ws_join_encode(weir_buf *out, const ws_join *j, int with_segments) {
+    weir_buf_append(out, "WSJ2", 4);
+    put_u32(out, with_segments ? (uint32_t)j->nsegs : 0);
+    put_u32(out, (uint32_t)j->npend);
+    weir_buf tmp = {0};
+    for (size_t i = 0; with_segments && i < j->nsegs; i++) {
+        weir_buf_reset(&tmp);
+        ws_segment_encode(&tmp, &j->segs[i]);
+        put_u32(out, (uint32_t)tmp.len);
+        weir_buf_append(out, tmp.data, tmp.len);
+    }
+    for (size_t i = 0; i < j->npend; i++) {
+        weir_buf_reset(&tmp);
+        ws_signal_encode(&tmp, &j->pend[i].ev);
+        weir_buf_append(out, &j->pend[i].deadline, 8);
+        put_u32(out, (uint32_t)tmp.len);
+        weir_buf_append(out, tmp.data, tmp.len);
+    }
+    if (tmp.oom) out->oom = 1;
+    weir_buf_free(&tmp);
+}
+
+static int get(const unsigned char **p, const unsigned char *e, void *dst, size_t n) {
+    if ((size_t)(e - *p) < n) return -1;
+    memcpy(dst, *p, n);
+    *p += n;
+    return 0;
+}
+
+weir_err ws_join_decode(ws_join *j, const void *data, size_t len, size_t *used) {
+    const unsigned char *p = data, *e = p + len;
+    uint32_t ns, np;
+    if (len < 12 || memcmp(p, "WSJ2", 4) != 0) return WEIR_EPARSE;
+    p += 4;
+    if (get(&p, e, &ns, 4) || get(&p, e, &np, 4)) return WEIR_EPARSE;
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t n;
+        ws_segment seg;
+        if (get(&p, e, &n, 4) || (size_t)(e - p) < n || ws_segment_decode(p, n, &seg))
+            return WEIR_EPARSE;
+        p += n;
+        if (ws_join_on_segment(j, &seg, NULL, NULL)) return WEIR_ENOMEM;
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        int64_t deadline;
+        uint32_t n;
+        if (get(&p, e, &deadline, 8) || get(&p, e, &n, 4) || (size_t)(e - p) < n)
+            return WEIR_EPARSE;
+        if (j->npend == j->cappend) {
+            size_t nc = j->cappend ? j->cappend * 2 : 4;
+            pending *pp = realloc(j->pend, nc * sizeof *pp);
+            if (!pp) return WEIR_ENOMEM;
+            j->pend = pp;
+            j->cappend = nc;
+        }
+        if (ws_signal_decode(p, n, &j->pend[j->npend].ev)) return WEIR_EPARSE;
+        j->pend[j->npend++].deadline = deadline;
+        p += n;
+    }
+    if (used) *used = (size_t)(p - (const unsigned char *)data);
+    return WEIR_OK;
+}
+
+weir_err ws_join_copy_segments(ws_join *dst, const ws_join *src) {
+    for (size_t i = 0; i < src->nsegs; i++)
+        if (ws_join_on_segment(dst, &src->segs[i], NULL, NULL)) return WEIR_ENOMEM;
+    return WEIR_OK;
+}
