@@ -16,6 +16,8 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+
+#include "tools/bench_checkpoint.h"
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "jobs/dedup/job.h"
+#include "jobs/session/job.h"
 #include "tools/cli.h"
 #include "tools/gen.h"
 #include "weir/fs.h"
@@ -79,14 +82,22 @@ static long rss_mb(void) {
     return kb / 1024;
 }
 
+static int gen_lines_sessions(lines *L, size_t n, double dup, double mal, uint64_t seed,
+                              int sessions);
+
 static int gen_lines(lines *L, size_t n, double dup, double mal, uint64_t seed) {
+    return gen_lines_sessions(L, n, dup, mal, seed, 1000);
+}
+
+static int gen_lines_sessions(lines *L, size_t n, double dup, double mal, uint64_t seed,
+                              int sessions) {
     weir_gen_options o;
     weir_gen_options_default(&o);
     o.seed = seed;
     o.count = n;
     o.dup_fraction = dup;
     o.malformed_fraction = mal;
-    o.sessions = 1000; /* many concurrent sessions; the default pool of 16 orchestrators */
+    o.sessions = sessions; /* many concurrent sessions; the default pool of 16 orchestrators */
     weir_gen *g = weir_gen_new(&o);
     weir_buf all = {0}, line = {0};
     L->off = malloc(n * sizeof *L->off);
@@ -347,6 +358,181 @@ static pid_t start_broker(const char *tmp, int parts, char *bs, size_t bs_len) {
     return -1;
 }
 
+/* ------------------------------------------------------- lifecycle (session) job */
+
+/* Raw limit: the lifecycle logic alone, one thread, no state backend and no sinks: parse, signal
+ * extraction, the four machines and the fact rows, on one scratch accumulator per event. */
+static double bench_session_logic(const lines *L) {
+    weir_json_parser *p = weir_json_parser_new();
+    ws_config cfg;
+    ws_config_defaults(&cfg);
+    ws_signal *sig = malloc(sizeof *sig);
+    ws_session *s = malloc(sizeof *s), *cov = malloc(sizeof *cov);
+    ws_segment *seg = malloc(sizeof *seg), *rows = malloc(2 * sizeof *rows);
+    ws_params *prm = malloc(sizeof *prm);
+    ws_param_row *pr = malloc(sizeof *pr);
+    weir_buf row = {0}, enc = {0};
+    size_t nsig = 0;
+    meter m = meter_start();
+    for (size_t i = 0; sig && s && cov && seg && rows && prm && pr && i < L->n; i++) {
+        weir_json root;
+        if (weir_json_parse(p, L->data + L->off[i], L->len[i], &root, NULL)) continue;
+        if (ws_signal_from_event(sig, root, L->data + L->off[i], L->len[i], wj_null(), 0)) continue;
+        nsig++;
+        ws_session_init(s, sig->workflow_session_id);
+        ws_session_init(cov, sig->workflow_session_id);
+        ws_segment_init(seg);
+        ws_params_init(prm);
+        ws_session_process(s, sig, NULL, &cfg);
+        weir_buf_reset(&row);
+        ws_fact_session(&row, s);
+        ws_fact_latency(&row, s);
+        int k = ws_segment_process(seg, sig, NULL, &cfg, rows);
+        for (int r = 0; r < k; r++)
+            ws_fact_segment(&row, &rows[r]);
+        if (ws_params_process(prm, sig, NULL, &cfg, pr)) ws_fact_param_update(&row, pr);
+        ws_coverage_process(cov, sig);
+        ws_fact_coverage(&row, cov, sig);
+        weir_buf_reset(&enc);
+        ws_session_encode(&enc, s);
+        ws_session_encode(&enc, cov);
+        ws_segment_encode(&enc, seg);
+        ws_params_encode(&enc, prm);
+    }
+    double r = report("raw: parse+signal+machines+rows (no state)", &m, L->n);
+    printf("  (%zu of the events are lifecycle signals)\n", nsig);
+    free(sig), free(s), free(cov), free(seg), free(rows), free(prm), free(pr);
+    weir_buf_free(&row);
+    weir_buf_free(&enc);
+    weir_json_parser_free(p);
+    return r;
+}
+
+/* Raw limit: the keyed state access of the lifecycle operator alone: per event one value get
+ * and one value put of a @p blob-byte value on one of @p keys keys (RocksDB, one thread). */
+static double bench_session_state(const char *dir, size_t n, int keys, size_t blob) {
+    weir_backend_options bo = {0};
+    bo.dir = dir;
+    bo.max_parallelism = 128;
+    bo.key_groups.start = 0;
+    bo.key_groups.end = 127;
+    weir_error err = {0};
+    weir_state_backend *be = weir_state_backend_rocksdb_new(&bo, &err);
+    if (!be) {
+        fprintf(stderr, "weir bench: %s\n", err.msg);
+        return 0;
+    }
+    weir_state_desc d = {.name = WS_STATE_NAME, .kind = WEIR_STATE_VALUE, .ttl_ms = 0};
+    weir_state *st = weir_state_register(be, &d, &err);
+    char *val = calloc(1, blob), key[64];
+    meter m = meter_start();
+    for (size_t i = 0; st && val && i < n; i++) {
+        int len = snprintf(key, sizeof key, "aiJobTesterStream-%u|%08x",
+                           (unsigned)((i * 2654435761u) % (unsigned)keys), (unsigned)i % 7);
+        const void *v;
+        size_t vl;
+        weir_state_set_current_key(be, key, (size_t)len, -1);
+        weir_value_get(st, &v, &vl);
+        weir_value_put(st, val, blob);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "raw: state get+put %zu B, %dk keys (RocksDB)", blob, keys / 1000);
+    double r = report(what, &m, n);
+    free(val);
+    weir_state_backend_free(be);
+    return r;
+}
+
+static double bench_session_job(const char *file, int p, const char *backend, const char *tmp) {
+    ws_job_options o;
+    memset(&o, 0, sizeof o);
+    dd_config_defaults(&o.dedup.cfg);
+    const char *inputs[1] = {file};
+    o.dedup.input_files = inputs;
+    o.dedup.n_input_files = 1;
+    o.dedup.parallelism = p;
+    char out[1024], state[1024];
+    snprintf(out, sizeof out, "%s/session-out-p%d", tmp, p);
+    snprintf(state, sizeof state, "%s/session-state-p%d", tmp, p);
+    weir_mkdirs(out);
+    o.dedup.output_dir = out;
+    ws_config_defaults(&o.cfg);
+    ws_config_from_env(&o.cfg, (const char *(*)(const char *))getenv);
+    weir_error err = {0};
+    ws_job *sj = ws_job_new(&o, &err);
+    weir_job_options jo = {0};
+    jo.state_backend = backend;
+    jo.state_dir = state;
+    meter m = meter_start();
+    weir_job *j = sj ? weir_job_start(ws_job_graph(sj), &jo, &err) : NULL;
+    double r = 0;
+    if (!j || weir_job_wait(j, &err)) {
+        fprintf(stderr, "weir bench: session job failed: %s\n", err.msg);
+    } else {
+        char what[80];
+        snprintf(what, sizeof what, "session job, p=%d, %s state, file in", p, backend);
+        int64_t in = weir_metrics_value(weir_job_metrics(j), "quality_gate.input");
+        r = report(what, &m, (size_t)in);
+        weir_buf sum = {0};
+        ws_job_summary(sj, weir_job_metrics(j), 0, &sum);
+        printf("  summary: %s\n", sum.data);
+        printf("  state: peak live keys %lld, peak timers %lld\n",
+               (long long)weir_metrics_value(weir_job_metrics(j), "lifecycle.state_keys_peak"),
+               (long long)weir_metrics_value(weir_job_metrics(j), "lifecycle.timers_peak"));
+        weir_buf_free(&sum);
+    }
+    weir_job_free(j);
+    ws_job_free(sj);
+    return r;
+}
+
+/* `weir bench --session`: generated lifecycle traffic with @p sessions concurrent sessions. */
+static int bench_session(const char *tmp, size_t n, double dup, double mal, int sessions,
+                         const char *plist, const char *backend) {
+    printf("weir bench --session: %zu events, %d concurrent sessions, %.0f%% duplicates, %.0f%% "
+           "malformed, %ld cores\n",
+           n, sessions, dup * 100, mal * 100, sysconf(_SC_NPROCESSORS_ONLN));
+    lines L = {0};
+    meter m = meter_start();
+    if (gen_lines_sessions(&L, n, dup, mal, 42, sessions)) {
+        fputs("weir bench: generator failed\n", stderr);
+        return 1;
+    }
+    report("setup: generate", &m, L.n);
+    char file[700];
+    snprintf(file, sizeof file, "%s/events.jsonl", tmp);
+    FILE *f = fopen(file, "w");
+    for (size_t i = 0; f && i < L.n; i++) {
+        fwrite(L.data + L.off[i], 1, L.len[i], f);
+        fputc('\n', f);
+    }
+    if (!f || fclose(f)) {
+        fprintf(stderr, "weir bench: cannot write %s\n", file);
+        return 1;
+    }
+    double parse = bench_parse(&L);
+    double logic = bench_session_logic(&L);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/raw-session-state", tmp);
+    double state = bench_session_state(dir, L.n, sessions, 700);
+    char pl[64];
+    snprintf(pl, sizeof pl, "%s", plist);
+    for (char *save = NULL, *tok = strtok_r(pl, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int p = atoi(tok);
+        if (p < 1) continue;
+        double job = bench_session_job(file, p, backend, tmp);
+        printf("  ratios (per cpu-second): job/parse %.2f, job/logic %.2f, job/state %.2f; "
+               "goal 300000 ev/s per core: %s\n",
+               parse > 0 ? job / parse : 0, logic > 0 ? job / logic : 0,
+               state > 0 ? job / state : 0, job >= 300000 ? "met" : "NOT met");
+    }
+    free(L.data);
+    free(L.off);
+    free(L.len);
+    return 0;
+}
+
 static const char bench_usage[] =
     "Usage: weir bench [options]\n"
     "  --events N            generated events (default 1000000)\n"
@@ -358,7 +544,14 @@ static const char bench_usage[] =
     "  --parallelism LIST    comma list (default 1,2)\n"
     "  --state-backend KIND  rocksdb (default) or heap\n"
     "  --tmp DIR             scratch directory (default /tmp/weir-bench-<pid>)\n"
-    "  --rss-keys N          only load N dedup keys into RocksDB and print RSS\n";
+    "  --rss-keys N          only load N dedup keys into RocksDB and print RSS\n"
+    "  --session             benchmark the lifecycle job (`weir run session`) instead: file\n"
+    "                        input, --sessions concurrent sessions (default 100000), RocksDB\n"
+    "  --sessions N          concurrent workflow sessions of the generator (--session mode)\n"
+    "  --checkpoint          benchmark checkpoints instead: snapshot pause and restore time of\n"
+    "                        --state-mb MB (default 1024) of RocksDB state, and the dedup job's\n"
+    "                        throughput with a checkpoint every 10 s vs without (--events)\n"
+    "  --state-mb N          state size for --checkpoint\n";
 
 int weir_cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {{"events", required_argument, 0, 'n'},
@@ -369,9 +562,15 @@ int weir_cmd_bench(int argc, char **argv) {
                                          {"state-backend", required_argument, 0, 'b'},
                                          {"tmp", required_argument, 0, 't'},
                                          {"rss-keys", required_argument, 0, 'r'},
+                                         {"session", no_argument, 0, 'S'},
+                                         {"sessions", required_argument, 0, 's'},
+                                         {"checkpoint", no_argument, 0, 'C'},
+                                         {"state-mb", required_argument, 0, 'M'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     size_t n = 1000000, rss_keys = 0;
+    int session_mode = 0, sessions = 100000, ckpt_mode = 0;
+    size_t state_mb = 1024;
     double dup = 0.05, mal = 0.01;
     int parts = 64;
     const char *plist = "1,2", *backend = "rocksdb";
@@ -405,6 +604,18 @@ int weir_cmd_bench(int argc, char **argv) {
         case 'r':
             rss_keys = strtoull(optarg, NULL, 10);
             break;
+        case 'S':
+            session_mode = 1;
+            break;
+        case 's':
+            sessions = atoi(optarg);
+            break;
+        case 'C':
+            ckpt_mode = 1;
+            break;
+        case 'M':
+            state_mb = strtoull(optarg, NULL, 10);
+            break;
         case 'h':
             fputs(bench_usage, stdout);
             return 0;
@@ -421,11 +632,24 @@ int weir_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "weir bench: cannot create %s\n", tmp);
         return 1;
     }
+    if (ckpt_mode) {
+        int rc = weir_bench_checkpoint(tmp, state_mb ? state_mb : 1024, n);
+        weir_rmtree(tmp);
+        return rc;
+    }
     if (rss_keys) {
         char dir[600];
         snprintf(dir, sizeof dir, "%s/rss-state", tmp);
         bench_state(dir, rss_keys, 0.0, 1);
         return weir_rmtree(tmp) ? 1 : 0;
+    }
+    if (session_mode) {
+        if (sessions < 1) {
+            fputs("weir bench: --sessions must be positive\n", stderr);
+            return 2;
+        }
+        int rc = bench_session(tmp, n, dup, mal, sessions, plist, backend);
+        return weir_rmtree(tmp) || rc ? 1 : 0;
     }
     printf(
         "weir bench: %zu events, %.0f%% duplicates, %.0f%% malformed, %d partitions, %ld cores\n",

@@ -20,5 +20,15 @@ int weir_cmd_schema(int argc, char **argv);
 int weir_cmd_ch_load(int argc, char **argv);
 /** `weir bench [options]` (tools/bench.c). */
 int weir_cmd_bench(int argc, char **argv);
+/** `weir checkpoints [--json] DIR`: lists completed checkpoints (tools/checkpoints_cmd.c). */
+int weir_cmd_checkpoints(int argc, char **argv);
+/** `weir savepoint <job-id> [DIR]` and `weir savepoint inspect PATH` (tools/control_cmd.c). */
+int weir_cmd_savepoint(int argc, char **argv);
+/** `weir stop [--savepointPath DIR] <job-id>`: stop-with-savepoint (tools/control_cmd.c). */
+int weir_cmd_stop(int argc, char **argv);
+/** `weir cancel <job-id>` (tools/control_cmd.c). */
+int weir_cmd_cancel(int argc, char **argv);
+/** `weir list`: running jobs of this user (tools/control_cmd.c). */
+int weir_cmd_list(int argc, char **argv);
 
 #endif

@@ -22,8 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint/metadata.h"
 #include "jobs/dedup/job.h"
+#include "jobs/session/job.h"
 #include "tools/cli.h"
+#include "tools/control.h"
 #include "tools/gen.h"
 #include "weir/fs.h"
 #include "weir/weir.h"
@@ -33,6 +36,9 @@ static const char run_usage[] =
     "\n"
     "Jobs:\n"
     "  dedup    the quality gate / dedup / typed-row job (spec dedup-job.md)\n"
+    "  session  quality gate + dedup + workflow-lifecycle facts (spec session-job.md; no typed\n"
+    "           rows): fact_* tables; LIFECYCLE_* environment, see docs/session-job.md\n"
+    "  pipeline one DAG: dedup typed rows and lifecycle facts sharing the gate\n"
     "  replay   the bounded DLQ replay job (spec dedup-job.md §10; `weir run replay --help`)\n"
     "\n"
     "Input (one of):\n"
@@ -61,6 +67,15 @@ static const char run_usage[] =
     "  --state-backend KIND       rocksdb (default) or heap (-D state.backend.type)\n"
     "  --state-dir DIR            RocksDB working directory (default /tmp/weir-state-<pid>)\n"
     "  --bounded                  Kafka: stop at the end offsets seen at start\n"
+    "  --checkpoint-dir DIR       take checkpoints into DIR/<job-id>/chk-<n> (interval:\n"
+    "                             -D execution.checkpointing.interval=10s); a restarted command\n"
+    "                             resumes from the latest completed checkpoint found there;\n"
+    "                             row files are then committed per checkpoint as\n"
+    "                             <table>/part-*.jsonl (exactly-once)\n"
+    "  --fresh                    ignore (delete) the checkpoints of this job and start over\n"
+    "  -s, --fromSavepoint PATH   restore from a savepoint or checkpoint directory\n"
+    "  -n, --allowNonRestoredState  skip state of operators that are not in the job\n"
+    "  --job-id ID                job id (default: derived from the job name)\n"
     "  -D key=value               configuration (Flink names: parallelism.default,\n"
     "                             pipeline.max-parallelism, state.backend.type,\n"
     "                             state.backend.rocksdb.writebuffer.size,\n"
@@ -220,7 +235,10 @@ enum {
     OPT_BOUNDED,
     OPT_CH,
     OPT_CHDB,
-    OPT_CHUSER
+    OPT_CHUSER,
+    OPT_CKDIR,
+    OPT_FRESH,
+    OPT_JOBID
 };
 
 static int parse_long(const char *s, long long lo, long long hi, long long *out) {
@@ -229,6 +247,76 @@ static int parse_long(const char *s, long long lo, long long hi, long long *out)
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+/* What on_job_started updates when weir_job_run (re)starts the job. */
+typedef struct run_ctl {
+    feeder *fd;
+    weir_control *control;
+} run_ctl;
+
+static void on_job_started(void *ud, weir_job *job, int attempt) {
+    run_ctl *ctl = ud;
+    pthread_mutex_lock(&ctl->fd->mu);
+    ctl->fd->job = job;
+    pthread_mutex_unlock(&ctl->fd->mu);
+    g_job = job;
+    weir_control_set_job(ctl->control, job);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (attempt > 0 || weir_job_restored_from(job))
+        fprintf(stderr, "weir run: job %s restored from checkpoint/savepoint %lld\n",
+                weir_job_id(job), (long long)weir_job_restored_from(job));
+}
+
+/* Checkpointing and restore options (issue #3): --checkpoint-dir resumes from the latest
+ * completed checkpoint found there unless --fresh or -s is given. 0 or -1 (message printed). */
+static int run_fault_tolerance(weir_job_options *jo, const weir_graph *g, const char *ck_dir,
+                               const char *job_id, const char *from_sp, int allow_nr, int fresh,
+                               char *restore_buf, size_t cap) {
+    jo->checkpoint_dir = ck_dir;
+    jo->job_id = job_id;
+    jo->allow_non_restored_state = allow_nr;
+    if (from_sp) {
+        jo->restore_path = from_sp;
+        fprintf(stderr, "weir run: restoring from %s\n", from_sp);
+        return 0;
+    }
+    if (!ck_dir) {
+        if (fresh) fputs("weir run: --fresh has no effect without --checkpoint-dir\n", stderr);
+        return 0;
+    }
+    char jid[40];
+    if (job_id)
+        snprintf(jid, sizeof jid, "%s", job_id);
+    else
+        wck_job_id_for(weir_graph_job_name(g), jid);
+    char jd[1200];
+    snprintf(jd, sizeof jd, "%s/%s", ck_dir, jid);
+    if (fresh) {
+        if (weir_rmtree(jd) != 0 && errno != ENOENT) {
+            fprintf(stderr, "weir run: --fresh: cannot remove %s: %s\n", jd, strerror(errno));
+            return -1;
+        }
+        fprintf(stderr, "weir run: --fresh: starting over (removed %s)\n", jd);
+        return 0;
+    }
+    wck_entry e;
+    weir_error err = {0};
+    weir_err rc = wck_latest(jd, &e, &err);
+    if (rc == WEIR_ENOTFOUND) {
+        fprintf(stderr, "weir run: no completed checkpoint in %s: starting fresh\n", jd);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "weir run: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(restore_buf, cap, "%s", e.path);
+    jo->restore_path = restore_buf;
+    fprintf(stderr, "weir run: resuming from checkpoint %lld (%s)\n", (long long)e.checkpoint_id,
+            e.path);
     return 0;
 }
 
@@ -254,6 +342,11 @@ int weir_cmd_run(int argc, char **argv) {
                                          {"clickhouse", required_argument, 0, OPT_CH},
                                          {"clickhouse-database", required_argument, 0, OPT_CHDB},
                                          {"clickhouse-user", required_argument, 0, OPT_CHUSER},
+                                         {"checkpoint-dir", required_argument, 0, OPT_CKDIR},
+                                         {"fresh", no_argument, 0, OPT_FRESH},
+                                         {"job-id", required_argument, 0, OPT_JOBID},
+                                         {"fromSavepoint", required_argument, 0, 's'},
+                                         {"allowNonRestoredState", no_argument, 0, 'n'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
@@ -262,11 +355,13 @@ int weir_cmd_run(int argc, char **argv) {
     const char *backend = NULL, *state_dir = NULL, *ch_url = NULL, *ch_db = NULL, *ch_user = NULL;
     long long generate = 100000, parts = 8, p = 0, maxp = 0, seed = 1;
     double dupf = 0.05, malf = 0.01;
-    int bounded = 0, status = 1;
+    int bounded = 0, status = 1, fresh = 0, allow_nr = 0;
+    const char *ck_dir = NULL, *from_sp = NULL, *job_id_opt = NULL;
     weir_config *cfg = weir_config_new();
     weir_config *props = weir_config_new();
     weir_embedded_kafka *ek = NULL;
     dd_job *dj = NULL;
+    ws_job *sj = NULL; /* session | pipeline */
     weir_job *job = NULL;
     feeder fd;
     memset(&fd, 0, sizeof fd);
@@ -274,14 +369,31 @@ int weir_cmd_run(int argc, char **argv) {
     int feeder_started = 0;
     pthread_t feeder_th;
     weir_error err = {0};
+    char restore_buf[1200] = "";
+    weir_control *control = NULL;
     if (!inputs || !cfg || !props) {
         fprintf(stderr, "weir run: out of memory\n");
         goto done;
     }
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "p:D:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:D:s:nh", opts, NULL)) != -1) {
         switch (c) {
+        case OPT_CKDIR:
+            ck_dir = optarg;
+            break;
+        case OPT_FRESH:
+            fresh = 1;
+            break;
+        case OPT_JOBID:
+            job_id_opt = optarg;
+            break;
+        case 's':
+            from_sp = optarg;
+            break;
+        case 'n':
+            allow_nr = 1;
+            break;
         case OPT_INPUT:
             inputs[n_inputs++] = optarg;
             break;
@@ -374,8 +486,10 @@ int weir_cmd_run(int argc, char **argv) {
         goto done;
     }
     const char *job_name = argv[optind];
-    if (strcmp(job_name, "dedup") != 0) {
-        fprintf(stderr, "weir run: unknown job '%s' (available: dedup, replay)\n", job_name);
+    if (strcmp(job_name, "dedup") && strcmp(job_name, "session") && strcmp(job_name, "pipeline")) {
+        fprintf(stderr,
+                "weir run: unknown job '%s' (available: dedup, session, pipeline, replay)\n",
+                job_name);
         status = 2;
         goto done;
     }
@@ -486,16 +600,34 @@ int weir_cmd_run(int argc, char **argv) {
         o.input_files = inputs;
         o.n_input_files = n_inputs;
     }
-    dj = dd_job_new(&o, &err);
-    if (!dj) {
+    if (strcmp(job_name, "dedup")) { /* session | pipeline: jobs/session/job.h */
+        ws_job_options wo;
+        memset(&wo, 0, sizeof wo);
+        wo.dedup = o;
+        wo.typed_rows = !strcmp(job_name, "pipeline");
+        ws_config_defaults(&wo.cfg);
+        if (ws_config_from_env(&wo.cfg, (const char *(*)(const char *))getenv))
+            fputs("weir run: invalid LIFECYCLE_* value ignored (default kept)\n", stderr);
+        sj = ws_job_new(&wo, &err);
+    } else {
+        dj = dd_job_new(&o, &err);
+    }
+    if (!dj && !sj) {
         fprintf(stderr, "weir run: %s\n", err.msg);
         goto done;
     }
+    weir_graph *graph = sj ? ws_job_graph(sj) : dd_job_graph(dj);
     weir_job_options jo;
     memset(&jo, 0, sizeof jo);
     jo.state_backend = backend;
     jo.state_dir = state_dir;
     jo.config = cfg;
+    if (!ck_dir) ck_dir = weir_config_get(cfg, "state.checkpoints.dir", NULL);
+    if (run_fault_tolerance(&jo, graph, ck_dir, job_id_opt, from_sp, allow_nr, fresh,
+                            restore_buf, sizeof restore_buf)) {
+        status = 2;
+        goto done;
+    }
     /* Flink's RocksDB memory keys (per keyed subtask here) */
     static const char *const mem_keys[2] = {"state.backend.rocksdb.writebuffer.size",
                                             "state.backend.rocksdb.block.cache-size"};
@@ -515,6 +647,13 @@ int weir_cmd_run(int argc, char **argv) {
             jo.rocksdb_block_cache_bytes = (size_t)bytes;
     }
     int64_t t0 = now_ms();
+    if (embedded && jo.checkpoint_dir) {
+        fputs("weir run: --checkpoint-dir needs a Kafka that outlives the process: use\n"
+              "  `weir kafka embedded` and --kafka BOOTSTRAP, or --input files\n",
+              stderr);
+        status = 2;
+        goto done;
+    }
     if (embedded) { /* start producing before the job so that topics have data */
         fd.bootstrap = o.kafka_bootstrap;
         fd.topic = o.cfg.input_topics[0];
@@ -532,17 +671,39 @@ int weir_cmd_run(int argc, char **argv) {
         }
         feeder_started = 1;
     }
-    job = weir_job_start(dd_job_graph(dj), &jo, &err);
+    run_ctl ctl = {.fd = &fd};
+    {
+        char jid[40];
+        if (jo.job_id)
+            snprintf(jid, sizeof jid, "%s", jo.job_id);
+        else
+            wck_job_id_for(weir_graph_job_name(graph), jid);
+        ctl.control = weir_control_start(jid, weir_graph_job_name(graph), &err);
+        if (!ctl.control && jo.checkpoint_dir) { /* two processes must not share checkpoints */
+            fprintf(stderr, "weir run: %s\n", err.msg);
+            goto done;
+        }
+        if (!ctl.control)
+            fprintf(stderr, "weir run: no control socket (%s); savepoint/stop/cancel will not "
+                            "reach this job\n",
+                    err.msg);
+        weir_control_set_savepoint_dir(ctl.control,
+                                       weir_config_get(cfg, "state.savepoints.dir", NULL));
+        memset(&err, 0, sizeof err);
+        control = ctl.control;
+        fprintf(stderr, "weir run: job id %s\n", jid);
+    }
+    weir_err rc;
+    if (!embedded) { /* restarts after failures (weir_job_run); embedded mode runs once */
+        rc = weir_job_run(graph, &jo, on_job_started, &ctl, &job, &err);
+        goto finished;
+    }
+    job = weir_job_start(graph, &jo, &err);
     if (!job) {
         fprintf(stderr, "weir run: %s\n", err.msg);
         goto done;
     }
-    pthread_mutex_lock(&fd.mu);
-    fd.job = job;
-    pthread_mutex_unlock(&fd.mu);
-    g_job = job;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    on_job_started(&ctl, job, 0);
     if (embedded) {
         /* wait until everything was produced and consumed, then drain */
         int64_t last = -1, since = now_ms();
@@ -563,7 +724,8 @@ int weir_cmd_run(int argc, char **argv) {
         }
         weir_job_drain(job);
     }
-    weir_err rc = weir_job_wait(job, &err);
+    rc = weir_job_wait(job, &err);
+finished:
     g_job = NULL;
     int64_t elapsed = now_ms() - t0;
     if (feeder_started) {
@@ -574,22 +736,30 @@ int weir_cmd_run(int argc, char **argv) {
             rc = rc ? rc : WEIR_EKAFKA;
         }
     }
-    if (rc) {
+    if (rc && !job) {
+        fprintf(stderr, "weir run: %s\n", err.msg[0] ? err.msg : weir_err_name(rc));
+    } else if (rc) {
         fprintf(stderr, "weir run: job failed: %s\n", err.msg[0] ? err.msg : weir_err_name(rc));
     } else {
         weir_buf sum = {0};
-        dd_job_summary(dj, weir_job_metrics(job), elapsed, &sum);
+        if (sj)
+            ws_job_summary(sj, weir_job_metrics(job), elapsed, &sum);
+        else
+            dd_job_summary(dj, weir_job_metrics(job), elapsed, &sum);
         printf("%s\n", sum.data);
         fflush(stdout);
         weir_buf_free(&sum);
         status = 0;
     }
 done:
+    weir_control_set_job(control, NULL);
+    weir_control_stop(control);
     if (feeder_started) {
         pthread_join(feeder_th, NULL);
     }
     if (job) weir_job_free(job);
     dd_job_free(dj);
+    ws_job_free(sj);
     weir_embedded_kafka_stop(ek);
     weir_config_free(cfg);
     weir_config_free(props);

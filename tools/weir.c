@@ -18,6 +18,11 @@ static const char usage[] =
     "  bench             measure the dedup job against the raw limits of its parts\n"
     "  schema            print or apply the ClickHouse DDL (dialects 24 and 18)\n"
     "  ch-load           insert <table>.jsonl files into ClickHouse through the sink\n"
+    "  checkpoints DIR   list completed checkpoints (id, time, size, duration; --json)\n"
+    "  list              running jobs of this user (job id, state, last checkpoint)\n"
+    "  savepoint ID [DIR]  take a savepoint of a running job; `savepoint inspect PATH` dumps one\n"
+    "  stop --savepointPath DIR ID   stop a running job with a savepoint\n"
+    "  cancel ID         cancel a running job\n"
     "  help              this text\n"
     "\n"
     "Environment: the jobs read the QUALITY_*, CLICKHOUSE_* variables of the specs;\n"
@@ -36,6 +41,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return weir_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "schema")) return weir_cmd_schema(argc - 1, argv + 1);
     if (!strcmp(cmd, "ch-load")) return weir_cmd_ch_load(argc - 1, argv + 1);
+    if (!strcmp(cmd, "checkpoints")) return weir_cmd_checkpoints(argc - 1, argv + 1);
+    if (!strcmp(cmd, "savepoint")) return weir_cmd_savepoint(argc - 1, argv + 1);
+    if (!strcmp(cmd, "stop")) return weir_cmd_stop(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cancel")) return weir_cmd_cancel(argc - 1, argv + 1);
+    if (!strcmp(cmd, "list")) return weir_cmd_list(argc - 1, argv + 1);
     fprintf(stderr, "weir: unknown command '%s' (see `weir --help`)\n", cmd);
     return 2;
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Savepoints (issue #3): the dedup job runs at parallelism 4 on RocksDB and is stopped mid-stream
+# with `weir stop --savepointPath` (after a plain `weir savepoint` while it runs); the savepoint is
+# restored at parallelism 1 and 8, into the heap backend and back into RocksDB. Each restored run
+# continues the committed output of the stopped one, and the result must equal one uninterrupted
+# run. `weir savepoint inspect` must show every dedup key in the key group Flink assigns
+# (inside its subtask's range). `weir list` must show the running job.
+. "$(dirname "$0")/lib.sh"
+N=${WEIR_SAVEPOINT_EVENTS:-1000000}
+export WEIR_CONTROL_DIR="$TMP/control"
+
+"$WEIR" gen --count "$N" --seed 5 --dup-fraction 0.05 --malformed-fraction 0.01 \
+  --output "$TMP/in.jsonl" 2>/dev/null
+
+digest() { python3 - "$1" <<'PY'
+import glob, hashlib, json, os, sys
+d = sys.argv[1]
+for t in sorted(os.listdir(d)):
+    p = os.path.join(d, t)
+    files = [p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "part-*")))
+    name = t[:-6] if t.endswith(".jsonl") else t
+    rows = []
+    for f in files:
+        for line in open(f, encoding="utf-8"):
+            r = json.loads(line)
+            r.pop("ingestion_timestamp", None)
+            rows.append(json.dumps(r, sort_keys=True))
+    rows.sort()
+    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
+PY
+}
+
+"$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/ref" -p 4 > "$TMP/ref.json" 2>"$TMP/ref.log" \
+  || fail "reference run failed: $(tail -3 "$TMP/ref.log")"
+digest "$TMP/ref" > "$TMP/ref.digest"
+
+# a job id of our own, so that nothing else on the machine can answer for it
+JID=0123456789abcdef0123456789abcdef
+"$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/out" -p 4 --state-backend rocksdb \
+  --state-dir "$TMP/state" --checkpoint-dir "$TMP/ck" --job-id $JID \
+  -D execution.checkpointing.interval=500ms > "$TMP/run1.json" 2>"$TMP/run1.log" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 100); do "$WEIR" list 2>/dev/null | grep -q $JID && break; sleep 0.05; done
+"$WEIR" list | grep -q "\"job_id\":\"$JID\"" || fail "weir list does not show the job"
+ans=$("$WEIR" savepoint $JID "$TMP/sp-running") || fail "savepoint failed: $ans"
+echo "$ans"
+"$WEIR" savepoint inspect "$(json_get "$ans" path)" > /dev/null || fail "inspect of a running-job savepoint failed"
+ans=$("$WEIR" stop --savepointPath "$TMP/sp" $JID) || fail "stop failed: $ans"
+echo "$ans"
+SP=$(json_get "$ans" path)
+wait $PID || fail "stopped job exited with an error: $(tail -3 "$TMP/run1.log")"
+in1=$(json_get "$(cat "$TMP/run1.json")" records_in)
+echo "stopped after $in1 of $N records: $SP"
+[ "$in1" -gt 0 ] && [ "$in1" -lt "$N" ] || fail "the savepoint was not taken mid-stream ($in1 of $N)"
+
+"$WEIR" savepoint inspect "$SP" > "$TMP/inspect.jsonl" || fail "inspect failed"
+python3 - "$TMP/inspect.jsonl" "$(json_get "$(cat "$TMP/run1.json")" accepted)" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+head, ops = lines[0], {l["operator"]: l for l in lines if "parallelism" in l}
+assert head["savepoint"] and head["format"] == "canonical", head
+dd = ops["dedup"]
+assert dd["parallelism"] == 4 and dd["max_parallelism"] == 128, dd
+ranges = {s["subtask"]: s["key_groups"] for s in dd["subtasks"]}
+assert sorted(ranges.values()) == [[0, 31], [32, 63], [64, 95], [96, 127]], ranges
+keys = [l for l in lines if l.get("state") == "dedup-keys"]
+per_kg = {}
+for e in keys:
+    lo, hi = ranges[e["subtask"]]
+    assert lo <= e["key_group"] <= hi, e
+    per_kg[e["key_group"]] = per_kg.get(e["key_group"], 0) + 1
+# one dedup key per accepted event (the first occurrence of each key is accepted)
+assert len(keys) == int(sys.argv[2]), (len(keys), sys.argv[2])
+assert len(set(e["key"] for e in keys)) == len(keys)
+print(f"inspect: {len(keys)} dedup keys in {len(per_kg)} key groups")
+PY
+
+restore() { # NAME PARALLELISM BACKEND
+  rm -rf "$TMP/out-$1"; cp -r "$TMP/out" "$TMP/out-$1"
+  "$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/out-$1" -p "$2" --state-backend "$3" \
+    --state-dir "$TMP/state-$1" --checkpoint-dir "$TMP/ck-$1" -s "$SP" \
+    > "$TMP/$1.json" 2>"$TMP/$1.log" || fail "$1: restored run failed: $(tail -3 "$TMP/$1.log")"
+  grep -q "restored from checkpoint/savepoint" "$TMP/$1.log" || fail "$1: no restore message"
+  local in2
+  in2=$(json_get "$(cat "$TMP/$1.json")" records_in)
+  expect_eq "$((in1 + in2))" "$N" "$1: records before + after the savepoint"
+  digest "$TMP/out-$1" > "$TMP/$1.digest"
+  diff "$TMP/ref.digest" "$TMP/$1.digest" || fail "$1: output differs from the uninterrupted run"
+  echo "$1: p=4 rocksdb -> p=$2 $3: output equals the uninterrupted run"
+}
+restore p1-heap 1 heap
+restore p8-heap 8 heap
+restore p8-rocksdb 8 rocksdb
+echo PASS
