@@ -69,20 +69,57 @@ extern const weir_operator_def weir_kafka_source_def;
 
 /* -------------------------------------------------------------------- Kafka sink */
 
+/** Delivery guarantee of a Kafka sink (Flink's `sink.delivery-guarantee`). */
+typedef enum weir_kafka_delivery {
+    /** Taken from the job configuration key `sink.delivery-guarantee` (`at-least-once`,
+     *  `exactly-once`, `none` = at-least-once); unset → at-least-once. */
+    WEIR_KAFKA_DELIVERY_DEFAULT = 0,
+    WEIR_KAFKA_DELIVERY_AT_LEAST_ONCE,
+    /** Transactions committed on checkpoint completion; only when the job takes checkpoints
+     *  (weir_ctx_checkpointing()), otherwise the sink falls back to at-least-once. */
+    WEIR_KAFKA_DELIVERY_EXACTLY_ONCE
+} weir_kafka_delivery;
+
+/** Default commit-marker topic of the exactly-once Kafka sink. */
+#define WEIR_KAFKA_SINK_COMMIT_TOPIC "__weir_sink_commits"
+
 /**
  * Kafka sink configuration (udata of weir_kafka_sink_def). Produces each record's value
- * (and key, if any) to `topic`. One producer is shared by all subtasks of all vertices that use
+ * (and key, if any) to `topic`.
+ *
+ * At-least-once (default): one producer is shared by all subtasks of all vertices that use
  * this conf (created on first open, destroyed by weir_kafka_sink_conf_cleanup). Flushes on every
- * checkpoint barrier and at end of input (at-least-once); a delivery failure fails the job.
+ * checkpoint barrier and at end of input; a delivery failure fails the job.
+ *
+ * Exactly-once (`delivery_guarantee`, or `-D sink.delivery-guarantee=exactly-once`, with
+ * checkpointing): one transactional producer per subtask, transactional.id
+ * `<prefix>-<operator uid>-<subtask>`; the records between two barriers form one transaction,
+ * kept in the operator state until it is committed, which happens when the checkpoint completes,
+ * together with a commit marker written to `commit_topic` in the same transaction. On restore
+ * the markers decide per pending transaction: re-commit or skip (docs/checkpoints.md, "Kafka
+ * sink exactly-once"). The commit topic must exist (or be auto-created by the brokers).
  */
 typedef struct weir_kafka_sink_conf {
     char bootstrap[512];
     char topic[256];
     const weir_config *props;        /**< extra librdkafka properties (borrowed, may be NULL) */
+    weir_kafka_delivery delivery_guarantee; /**< see weir_kafka_delivery */
+    /** Exactly-once: transactional.id prefix; "" → job configuration key
+     *  `sink.transactional-id-prefix`, unset → "weir". Must be unique per job and sink topic
+     *  owner: two jobs with the same prefix and operator uid fence each other (fatal error). */
+    char transactional_id_prefix[128];
+    /** Exactly-once: commit-marker topic; "" → job configuration key
+     *  `sink.exactly-once.commit-topic`, unset → WEIR_KAFKA_SINK_COMMIT_TOPIC. */
+    char commit_topic[256];
+    /** Exactly-once: 1 → every data record carries the header `weir.txn` = the id of the
+     *  transaction that wrote it, also stored in that transaction's commit marker, so that an
+     *  auditor (or a test against a cluster that does not hide aborted records) can tell which
+     *  copies were committed. 0 (default) → no headers. */
+    int txn_header;
     /* internal, zero-initialise: */
     pthread_mutex_t lock;
     int lock_init;
-    void *producer;                  /**< rd_kafka_t* */
+    void *producer;                  /**< rd_kafka_t* (at-least-once) */
     int users;
     int64_t delivered, failed;
 } weir_kafka_sink_conf;
@@ -91,6 +128,46 @@ typedef struct weir_kafka_sink_conf {
 extern const weir_operator_def weir_kafka_sink_def;
 /** Flushes and destroys the shared producer (if any). Safe to call twice. */
 void weir_kafka_sink_conf_cleanup(weir_kafka_sink_conf *c);
+
+/** Parses a delivery guarantee name (`at-least-once`, `exactly-once`, `none`; case-insensitive,
+ *  '_' accepted for '-'). Returns WEIR_OK or WEIR_EINVAL (then *out is unchanged). */
+weir_err weir_kafka_delivery_parse(const char *text, weir_kafka_delivery *out);
+
+/** One commit marker of the exactly-once Kafka sink as read back from the commit topic: the
+ *  transactional id it was written under, the lineage (a random id of the sink subtask attempt
+ *  whose operator state holds the transaction) and the checkpoint it commits. */
+typedef struct weir_kafka_tx_marker {
+    char tid[256];
+    char lineage[40];
+    int64_t checkpoint_id;
+} weir_kafka_tx_marker;
+
+/** What a restored sink subtask does with one pending transaction of the operator state. */
+typedef enum weir_kafka_tx_decision {
+    WEIR_KAFKA_TX_RECOMMIT = 1, /**< no marker proves it committed: send it again and commit */
+    WEIR_KAFKA_TX_SKIP          /**< a marker of the same tid and lineage with a checkpoint id >=
+                                 *   its checkpoint exists: it (or a later one, which implies it)
+                                 *   was committed */
+} weir_kafka_tx_decision;
+
+/**
+ * The restore decision for the transaction of checkpoint @p checkpoint_id, pending in the state
+ * of the subtask attempt (@p tid, @p lineage), given the committed markers @p m (@p n of them, any
+ * order, of any subtask and job). Markers of another tid or lineage are ignored: commits of one
+ * (tid, lineage) happen in increasing checkpoint order, so a marker >= @p checkpoint_id means
+ * committed. Pure function; thread-safe.
+ */
+weir_kafka_tx_decision weir_kafka_sink_tx_decide(const char *tid, const char *lineage,
+                                                 int64_t checkpoint_id,
+                                                 const weir_kafka_tx_marker *m, size_t n);
+
+/**
+ * 1 when new subtask @p subtask (of @p parallelism) takes over the transactional id of old
+ * subtask @p old_subtask after a restore: old k goes to new k % parallelism, so every old id
+ * (also those beyond the new parallelism) is fenced and recovered by exactly one new subtask.
+ * Pure function; thread-safe.
+ */
+int weir_kafka_sink_tx_owns(int32_t old_subtask, int32_t subtask, int32_t parallelism);
 
 /* ---------------------------------------------------------------- embedded Kafka */
 
