@@ -7,7 +7,9 @@
  */
 #include "tools/control.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,11 +48,40 @@ void weir_control_dir(char *out, size_t cap) {
         snprintf(out, cap, "/tmp/weir-control-%d", (int)getuid());
 }
 
-static int sock_path(const char *job_id, char *out, size_t cap) {
+static int sock_path(const char *job_id, int pid, char *out, size_t cap) {
     char dir[200];
     weir_control_dir(dir, sizeof dir);
-    int n = snprintf(out, cap, "%s/%s.sock", dir, job_id);
+    int n = snprintf(out, cap, "%s/%s.%d.sock", dir, job_id, pid);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* Finds the socket of a live process serving @p job_id. 0 with *pid set; -1 none; -2 several. */
+static int find_server(const char *job_id, int *pid) {
+    char dir[200];
+    weir_control_dir(dir, sizeof dir);
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t jl = strlen(job_id);
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        size_t l = strlen(n);
+        if (l <= jl + 6 || strncmp(n, job_id, jl) || n[jl] != '.' || strcmp(n + l - 5, ".sock"))
+            continue;
+        int p = atoi(n + jl + 1);
+        if (p <= 0) continue;
+        if (kill(p, 0) != 0 && errno == ESRCH) { /* left by a killed process */
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dir, n);
+            unlink(path);
+            continue;
+        }
+        *pid = p;
+        found++;
+    }
+    closedir(d);
+    return found == 0 ? -1 : found == 1 ? 0 : -2;
 }
 
 /* Appends @p s to @p b as a JSON string. */
@@ -91,7 +122,7 @@ static void handle(weir_control *c, const char *req, weir_buf *ans) {
         return;
     }
     if (!job) {
-        answer_error(ans, "the job is restarting; try again");
+        answer_error(ans, "the job is restarting: try again");
         return;
     }
     if (!strcmp(req, "cancel")) {
@@ -177,14 +208,8 @@ weir_control *weir_control_start(const char *job_id, const char *job_name, weir_
                        strerror(errno));
         goto fail;
     }
-    if (sock_path(job_id, c->path, sizeof c->path)) {
-        weir_error_set(err, WEIR_EINVAL, 0, "control socket path too long");
-        goto fail;
-    }
-    /* a live server for this job id means the job already runs; a dead socket is left over */
-    char probe[256];
-    if (weir_control_request(job_id, "info", probe, sizeof probe, 1000, NULL) == WEIR_OK) {
-        weir_error_set(err, WEIR_EINVAL, 0, "job %s is already running (%s)", job_id, probe);
+    if (sock_path(job_id, (int)getpid(), c->path, sizeof c->path)) {
+        weir_error_set(err, WEIR_EINVAL, 0, "control socket path too long (set WEIR_CONTROL_DIR)");
         goto fail;
     }
     unlink(c->path);
@@ -232,7 +257,14 @@ void weir_control_stop(weir_control *c) {
 weir_err weir_control_request(const char *job_id, const char *request, char *out, size_t cap,
                               int timeout_ms, weir_error *err) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (sock_path(job_id, a.sun_path, sizeof a.sun_path))
+    int pid = 0;
+    int f = find_server(job_id, &pid);
+    if (f == -1) return weir_error_set(err, WEIR_ENOTFOUND, 0, "no running job %s", job_id);
+    if (f == -2)
+        return weir_error_set(err, WEIR_EINVAL, 0,
+                              "several processes run job %s: stop all but one (see weir list)",
+                              job_id);
+    if (sock_path(job_id, pid, a.sun_path, sizeof a.sun_path))
         return weir_error_set(err, WEIR_EINVAL, 0, "job id too long");
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return weir_error_set(err, WEIR_EIO, 0, "socket: %s", strerror(errno));

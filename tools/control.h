@@ -2,9 +2,10 @@
  * tools/control.h - the local control plane of a running job (issue #3 item 6): how
  * `weir savepoint|stop|cancel|list` reach a job that `weir run` runs in another process.
  *
- * Each `weir run` listens on a Unix-domain stream socket `<control dir>/<job-id>.sock`
+ * Each `weir run` listens on a Unix-domain stream socket `<control dir>/<job-id>.<pid>.sock`
  * (control dir: $WEIR_CONTROL_DIR, default /tmp/weir-control-<uid>, mode 0700, so only the
- * same user can talk to it). Protocol: the client sends one request line, the server answers
+ * same user can talk to it). Clients find a job by id; sockets of dead processes are removed;
+ * two live processes with the same job id make requests fail with a message. Protocol: the client sends one request line, the server answers
  * one JSON line and closes:
  *     info                      → {"job_id","job_name","pid","state","last_checkpoint",...}
  *     savepoint <dir>           → {"ok":true,"path":"..."} | {"ok":false,"error":"..."}
@@ -25,8 +26,8 @@ typedef struct weir_control weir_control;
 
 /** The control directory (from $WEIR_CONTROL_DIR or the default) into @p out. */
 void weir_control_dir(char *out, size_t cap);
-/** Starts the server for job @p job_id / @p job_name. NULL with @p err set (e.g. another process
- *  already serves that job id). */
+/** Starts the server for job @p job_id / @p job_name. NULL with @p err set (directory not
+ *  writable, path too long). */
 weir_control *weir_control_start(const char *job_id, const char *job_name, weir_error *err);
 /** Sets the job requests act on (NULL while the job restarts: requests then fail cleanly). */
 void weir_control_set_job(weir_control *c, weir_job *job);

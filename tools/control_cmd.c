@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "checkpoint/metadata.h"
 #include "tools/cli.h"
@@ -137,7 +138,14 @@ static int cmd_inspect(int argc, char **argv) {
 static int send_request(const char *cmd, const char *job_id, const char *req, int timeout_ms) {
     char ans[4096];
     weir_error err = {0};
-    weir_err rc = weir_control_request(job_id, req, ans, sizeof ans, timeout_ms, &err);
+    weir_err rc;
+    /* a job that is (re)starting answers "restarting": wait for it, up to 30 s */
+    for (int i = 0;; i++) {
+        rc = weir_control_request(job_id, req, ans, sizeof ans, timeout_ms, &err);
+        if (rc || !strstr(ans, "is restarting") || i == 300) break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (rc) {
         fprintf(stderr, "weir %s: %s\n", cmd, err.msg);
         return 1;
@@ -204,9 +212,10 @@ int weir_cmd_list(int argc, char **argv) {
         struct dirent *de;
         while ((de = readdir(d))) {
             size_t l = strlen(de->d_name);
-            if (l < 6 || strcmp(de->d_name + l - 5, ".sock")) continue;
+            const char *dot = strchr(de->d_name, '.');
+            if (l < 6 || strcmp(de->d_name + l - 5, ".sock") || !dot) continue;
             char id[64];
-            snprintf(id, sizeof id, "%.*s", (int)(l - 5), de->d_name);
+            snprintf(id, sizeof id, "%.*s", (int)(dot - de->d_name), de->d_name);
             char ans[2048];
             if (weir_control_request(id, "info", ans, sizeof ans, 2000, NULL)) continue;
             printf("%s\n", ans);

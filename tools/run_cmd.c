@@ -679,10 +679,6 @@ int weir_cmd_run(int argc, char **argv) {
         else
             wck_job_id_for(weir_graph_job_name(graph), jid);
         ctl.control = weir_control_start(jid, weir_graph_job_name(graph), &err);
-        if (!ctl.control && jo.checkpoint_dir) { /* two processes must not share checkpoints */
-            fprintf(stderr, "weir run: %s\n", err.msg);
-            goto done;
-        }
         if (!ctl.control)
             fprintf(stderr, "weir run: no control socket (%s); savepoint/stop/cancel will not "
                             "reach this job\n",

@@ -5,7 +5,11 @@ set -euo pipefail
 DATA=${WEIR_SHARED_DATA:-$(dirname "$0")/../../../shared/data}
 TMP=${WEIR_TEST_TMP:-/tmp}/$(basename "$0" .sh).$$
 mkdir -p "$TMP"
-trap 'rm -rf "$TMP"' EXIT
+# control sockets of `weir run` (weir savepoint/stop/list): a short private directory, as a Unix
+# socket path is limited to 108 bytes
+export WEIR_CONTROL_DIR=/tmp/weir-ctl-$$
+cleanup_tmp() { rm -rf "$TMP" "$WEIR_CONTROL_DIR"; }
+trap cleanup_tmp EXIT
 need_data() {
   if [ ! -d "$DATA/real" ]; then
     echo "SKIP: shared data not found at $DATA"

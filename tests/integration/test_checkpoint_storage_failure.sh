@@ -9,7 +9,6 @@
 # chmod 0555 for a non-root user; the test skips when neither blocks writes.
 . "$(dirname "$0")/lib.sh"
 N=${WEIR_STORAGE_EVENTS:-600000}
-export WEIR_CONTROL_DIR="$TMP/control"
 
 mkdir -p "$TMP/probe/d"
 make_ro() { chattr +i "$1" 2>/dev/null || chmod 0555 "$1"; }
@@ -55,7 +54,7 @@ WEIR_LOG_LEVEL=info "$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP
   -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.attempts=1000 \
   -D restart-strategy.fixed-delay.delay=200ms > "$TMP/run.json" 2>"$TMP/run.log" &
 PID=$!
-trap 'make_rw "$JD" 2>/dev/null; kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'make_rw "$JD" 2>/dev/null || true; kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; cleanup_tmp' EXIT
 for _ in $(seq 200); do
   [ -f "$JD/chk-2/_metadata" ] && break
   kill -0 $PID 2>/dev/null || fail "job ended before its second checkpoint: $(tail -3 "$TMP/run.log")"

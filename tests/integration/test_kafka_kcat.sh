@@ -14,7 +14,7 @@ CBIG="-X fetch.max.bytes=20000000 -X fetch.message.max.bytes=20000000 -X receive
 "$WEIR" kafka embedded --topic streaming_events:3 --topic events.dlq.streaming_events.v1:1 \
   --topic events.quarantine.streaming_events.v1:1 --bootstrap-file "$TMP/bs" > "$TMP/embedded.log" 2>&1 &
 EMB=$!
-trap 'kill $EMB 2>/dev/null; wait $EMB 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $EMB 2>/dev/null || true; wait $EMB 2>/dev/null || true; cleanup_tmp' EXIT
 for _ in $(seq 100); do [ -s "$TMP/bs" ] && break; sleep 0.1; done
 BS=$(cat "$TMP/bs")
 [ -n "$BS" ] || fail "embedded Kafka did not start: $(cat "$TMP/embedded.log")"

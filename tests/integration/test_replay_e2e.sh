@@ -15,7 +15,7 @@ EMB=$!
 JOB=
 cleanup() {
   [ -n "$JOB" ] && kill "$JOB" 2>/dev/null && wait "$JOB" 2>/dev/null
-  kill "$EMB" 2>/dev/null; wait "$EMB" 2>/dev/null; rm -rf "$TMP"
+  kill "$EMB" 2>/dev/null; wait "$EMB" 2>/dev/null; cleanup_tmp
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -s "$TMP/bs" ] && break; sleep 0.1; done

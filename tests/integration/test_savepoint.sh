@@ -7,7 +7,6 @@
 # (inside its subtask's range). `weir list` must show the running job.
 . "$(dirname "$0")/lib.sh"
 N=${WEIR_SAVEPOINT_EVENTS:-1000000}
-export WEIR_CONTROL_DIR="$TMP/control"
 
 "$WEIR" gen --count "$N" --seed 5 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
@@ -40,9 +39,10 @@ JID=0123456789abcdef0123456789abcdef
   --state-dir "$TMP/state" --checkpoint-dir "$TMP/ck" --job-id $JID \
   -D execution.checkpointing.interval=500ms > "$TMP/run1.json" 2>"$TMP/run1.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do "$WEIR" list 2>/dev/null | grep -q $JID && break; sleep 0.05; done
-"$WEIR" list | grep -q "\"job_id\":\"$JID\"" || fail "weir list does not show the job"
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; cleanup_tmp' EXIT
+for _ in $(seq 200); do "$WEIR" list 2>/dev/null | grep "$JID" | grep -q RUNNING && break; sleep 0.05; done
+"$WEIR" list | grep "\"job_id\":\"$JID\"" | grep -q '"state":"RUNNING"' \
+  || fail "weir list does not show the job running: $("$WEIR" list 2>&1)"
 ans=$("$WEIR" savepoint $JID "$TMP/sp-running") || fail "savepoint failed: $ans"
 echo "$ans"
 "$WEIR" savepoint inspect "$(json_get "$ans" path)" > /dev/null || fail "inspect of a running-job savepoint failed"
@@ -50,6 +50,16 @@ ans=$("$WEIR" stop --savepointPath "$TMP/sp" $JID) || fail "stop failed: $ans"
 echo "$ans"
 SP=$(json_get "$ans" path)
 wait $PID || fail "stopped job exited with an error: $(tail -3 "$TMP/run1.log")"
+# `weir checkpoints` lists the completed checkpoints of the stopped job (id, time, size, duration)
+"$WEIR" checkpoints --json "$TMP/ck" > "$TMP/cks.jsonl" || fail "weir checkpoints failed"
+python3 - "$TMP/cks.jsonl" $JID <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert rows, "no completed checkpoint listed"
+for r in rows:
+    assert sys.argv[2] in json.dumps(r), r
+print(f"weir checkpoints: {len(rows)} completed checkpoint(s): {rows[-1]}")
+PY
 in1=$(json_get "$(cat "$TMP/run1.json")" records_in)
 echo "stopped after $in1 of $N records: $SP"
 [ "$in1" -gt 0 ] && [ "$in1" -lt "$N" ] || fail "the savepoint was not taken mid-stream ($in1 of $N)"

@@ -6,7 +6,6 @@
 # broadcast capability cache and the buffered signals all travel through the savepoint.
 . "$(dirname "$0")/lib.sh"
 N=${WEIR_SESSION_SP_EVENTS:-200000}
-export WEIR_CONTROL_DIR="$TMP/control"
 "$WEIR" gen --count "$N" --seed 9 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
 digest() { python3 - "$1" <<'PY'
@@ -36,7 +35,7 @@ JID=5e55105e55105e55105e55105e55105e
   --state-dir "$TMP/state" --checkpoint-dir "$TMP/ck" --job-id $JID \
   -D execution.checkpointing.interval=200ms > "$TMP/run1.json" 2>"$TMP/run1.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; cleanup_tmp' EXIT
 for _ in $(seq 100); do [ -f "$TMP/ck/$JID/chk-1/_metadata" ] && break; sleep 0.02; done
 ans=$("$WEIR" stop --savepointPath "$TMP/sp" $JID) || fail "stop failed: $ans"
 SP=$(json_get "$ans" path)
