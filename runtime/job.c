@@ -35,6 +35,7 @@
 #include "checkpoint/coordinator.h"
 #include "checkpoint/metadata.h"
 #include "graph_internal.h"
+#include "state_internal.h"
 #include "timers.h"
 #include "weir/fs.h"
 #include "weir/job.h"
@@ -93,10 +94,11 @@ typedef struct task {
     atomic_llong notify_id;  /* last completed checkpoint to notify */
     int64_t acked_id;        /* last checkpoint this task acknowledged or declined */
     int64_t notified_id;
-    int finished;         /* end of input processed (guarded by job->ck_mu) */
-    int64_t final_ack_id; /* first checkpoint acknowledged after finishing */
-    int stopped;          /* stop-with-savepoint: the source emits nothing more */
-    int64_t align_id;     /* checkpoint being aligned, 0 = none */
+    int finished;             /* end of input processed (guarded by job->ck_mu) */
+    int64_t final_ack_id;     /* first checkpoint acknowledged after finishing */
+    int stopped;              /* stop-with-savepoint: the source emits nothing more */
+    int64_t align_id;         /* checkpoint being aligned, 0 = none */
+    int64_t next_periodic_ms; /* next on_periodic_emit round (job clock), 0 = none in chain */
     weir_barrier align_b;
     pthread_mutex_t mu; /* finished tasks wait on cv for triggers/notifications */
     pthread_cond_t cv;
@@ -124,7 +126,8 @@ struct weir_job {
     int64_t restored_id;
     atomic_int stopped_with_savepoint;
     wck_vertex_info *vinfo;
-    weir_barrier cur_b; /* the checkpoint last triggered (guarded by ck_mu) */
+    weir_barrier cur_b;  /* the checkpoint last triggered (guarded by ck_mu) */
+    int64_t periodic_ms; /* pipeline.auto-watermark-interval */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -310,9 +313,13 @@ static weir_err writer_broadcast_item(writer *w, const wch_item *it) {
 
 static weir_err deliver(weir_ctx *c, const weir_record *rec) {
     weir_err rc;
-    if (c->keyed && rec->key) {
-        rc = weir_state_set_current_key(c->backend, rec->key, rec->key_len, rec->key_group);
-        if (rc) return rc;
+    if (c->keyed) { /* only records of a hash input have a key (and a key group) */
+        if (rec->key && rec->key_group >= 0) {
+            rc = weir_state_set_current_key(c->backend, rec->key, rec->key_len, rec->key_group);
+            if (rc) return rc;
+        } else {
+            weir_state_unset_current_key(c->backend);
+        }
     }
     if (c->v->def->process)
         rc = c->v->def->process(c, rec);
@@ -515,6 +522,25 @@ static weir_err task_emit_barrier(task *t, const weir_barrier *b) {
     return WEIR_OK;
 }
 
+/* Calls on_periodic_emit of the chain's operators when the auto-watermark interval elapsed. */
+static weir_err task_periodic(task *t) {
+    if (!t->next_periodic_ms) return WEIR_OK;
+    int64_t now = weir_ctx_now_ms(t->ops[0]);
+    if (now < t->next_periodic_ms) return WEIR_OK;
+    t->next_periodic_ms = now + t->job->periodic_ms;
+    for (int i = 0; i < t->nops; i++) {
+        weir_ctx *c = t->ops[i];
+        if (!c->v->def->on_periodic_emit) continue;
+        c->fail_msg[0] = '\0';
+        weir_err rc = c->v->def->on_periodic_emit(c, now);
+        if (rc) {
+            ctx_failed(c, rc, "on_periodic_emit");
+            return rc;
+        }
+    }
+    return WEIR_OK;
+}
+
 /* The task's mailbox: direct checkpoint triggers (sources, finished tasks) and completion
  * notifications. Called by the task thread between elements. */
 static weir_err task_mail(task *t) {
@@ -680,7 +706,7 @@ static void run_source(task *t) {
     weir_ctx *c = t->ops[0];
     size_t max = t->job->opt.batch_records;
     while (!atomic_load(&t->job->cancelled)) {
-        if (task_mail(t)) return;
+        if (task_mail(t) || task_periodic(t)) return;
         if (t->stopped) { /* stop-with-savepoint: wait for the job to end */
             if (task_flush(t)) return;
             struct timespec ts = {0, 5 * 1000000L};
@@ -752,6 +778,12 @@ static weir_err fire_processing_timers(task *t) {
 static int64_t pop_timeout_ms(task *t) {
     weir_ctx *c = t->ops[0];
     int64_t to = t->job->coord ? 100 : -1;
+    if (t->next_periodic_ms) {
+        int64_t d = t->next_periodic_ms - weir_ctx_now_ms(c);
+        if (d < 0) d = 0;
+        if (d > t->job->periodic_ms) d = t->job->periodic_ms; /* a test clock may jump */
+        if (to < 0 || d < to) to = d;
+    }
     if (c->timers) {
         int64_t next = wtimers_next(c->timers, WEIR_TIME_PROCESSING);
         if (next != INT64_MAX) {
@@ -777,7 +809,7 @@ static void run_consumer(task *t) {
             return;
         }
         if (r == 2) {
-            if (task_mail(t) || fire_processing_timers(t)) return;
+            if (task_mail(t) || fire_processing_timers(t) || task_periodic(t)) return;
             continue;
         }
         weir_err rc = WEIR_OK;
@@ -802,7 +834,7 @@ static void run_consumer(task *t) {
             break;
         }
         if (rc) return;
-        if (fire_processing_timers(t)) return;
+        if (fire_processing_timers(t) || task_periodic(t)) return;
         if (!more && task_flush(t)) return;
     }
 }
@@ -1228,6 +1260,15 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
             c->opened = 1;
         }
     wck_metadata_clear(&md);
+    if (weir_config_get_duration_ms(j->opt.config, "pipeline.auto-watermark-interval", 200,
+                                    &j->periodic_ms, err))
+        goto fail;
+    if (j->periodic_ms <= 0) j->periodic_ms = 200;
+    for (int i = 0; i < j->ntasks; i++)
+        for (int k = 0; k < j->tasks[i]->nops; k++)
+            if (j->tasks[i]->ops[k]->v->def->on_periodic_emit)
+                j->tasks[i]->next_periodic_ms =
+                    weir_ctx_now_ms(j->tasks[i]->ops[0]) + j->periodic_ms;
     if (j->opt.checkpoint_dir && start_coordinator(j, err)) goto fail;
     for (int i = 0; i < j->ntasks; i++) {
         if (pthread_create(&j->tasks[i]->th, NULL, task_main, j->tasks[i])) {

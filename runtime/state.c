@@ -240,6 +240,10 @@ static int kg_owned(const weir_state_backend *be, int32_t kg) {
     return kg >= be->key_groups.start && kg <= be->key_groups.end;
 }
 
+void weir_state_unset_current_key(weir_state_backend *be) {
+    if (be) be->has_key = 0;
+}
+
 weir_err weir_state_set_current_key(weir_state_backend *be, const void *key, size_t len,
                                     int32_t key_group) {
     if (!be || (!key && len)) return WEIR_EINVAL;

@@ -94,6 +94,10 @@ struct weir_state {
     weir_state_desc desc; /**< {name, kind, ttl_ms}: what weir_state_backend_state_desc returns */
 };
 
+/** Clears the current key: per-key calls then fail with WEIR_EINVAL until the next
+ *  weir_state_set_current_key (the runtime does this for records of a non-keyed input, e.g. the
+ *  broadcast side of a keyed operator, where Flink has no current key either). */
+void weir_state_unset_current_key(weir_state_backend *be);
 /** Initialises the common part from @p opt (validates the key-group range). */
 weir_err weir_state_backend_init(weir_state_backend *be, const weir_state_ops *ops,
                                  const weir_backend_options *opt, weir_error *err);

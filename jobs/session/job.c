@@ -154,8 +154,20 @@ static weir_err et_process(weir_ctx *ctx, const weir_record *rec) {
     return WEIR_OK;
 }
 
-const weir_operator_def ws_event_time_def = {
-    .kind = "event-time", .open = et_open, .process = et_process, .close = et_close};
+/* Periodic emission (pipeline.auto-watermark-interval): idle splits stop holding event time
+ * back even when no record arrives at all. */
+static weir_err et_periodic(weir_ctx *ctx, int64_t now) {
+    const ws_shared *sh = weir_ctx_udata(ctx);
+    et_local *L = weir_ctx_local(ctx);
+    if (!L || !L->n) return WEIR_OK;
+    return et_maybe_watermark(ctx, L, &sh->cfg, now);
+}
+
+const weir_operator_def ws_event_time_def = {.kind = "event-time",
+                                             .open = et_open,
+                                             .process = et_process,
+                                             .on_periodic_emit = et_periodic,
+                                             .close = et_close};
 
 /* ======================================================================= signal extraction */
 

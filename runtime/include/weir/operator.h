@@ -73,6 +73,11 @@ typedef struct weir_operator_def {
      *  allowed. */
     weir_err (*on_timer)(weir_ctx *ctx, weir_time_domain d, int64_t ts_ms, const void *key,
                          size_t key_len);
+    /** Optional: called on the task thread every `pipeline.auto-watermark-interval` (default
+     *  200 ms, Flink's key) of processing time, whether records arrive or not (Flink's
+     *  onPeriodicEmit): lets a watermark generator advance event time over idle splits.
+     *  @p now_ms is the job clock. Emitting (records, watermarks) is allowed. */
+    weir_err (*on_periodic_emit)(weir_ctx *ctx, int64_t now_ms);
     /** Optional: release per-subtask resources. Emitting is not allowed. */
     void (*close)(weir_ctx *ctx);
 } weir_operator_def;
@@ -107,7 +112,9 @@ int64_t weir_ctx_now_ms(const weir_ctx *ctx);
 weir_state_backend *weir_ctx_state_backend(weir_ctx *ctx);
 /** The input the record being processed arrived on: the index (0-based, in the order of the
  *  weir_graph_connect() calls into this operator) of its input edge; 0 for a chained operator.
- *  Lets an operator with a keyed and a broadcast input (broadcast state) tell them apart. */
+ *  Lets an operator with a keyed and a broadcast input (broadcast state) tell them apart.
+ *  Records of a non-hash input have no current key: keyed state and timers fail with
+ *  WEIR_EINVAL while processing them (as Flink's processBroadcastElement has no key). */
 int weir_ctx_input(const weir_ctx *ctx);
 /** 1 when the job takes checkpoints: sinks then commit their output on
  *  notify_checkpoint_complete() (exactly-once), not as they write. */
