@@ -131,6 +131,7 @@ static int info_add(weir_snap_info *info, const char *name, size_t len, weir_sta
     memcpy(nm, name, len);
     nm[len] = '\0';
     info->states[info->nstates++] = (weir_snapshot_state_info){nm, kind, ttl};
+    // cppcheck-suppress memleak ; nm is owned by info->states (weir_snap_info_free)
     return 0;
 }
 

@@ -441,7 +441,7 @@ static void w_u(weir_buf *b, uint64_t v) {
 }
 
 static void w_i(weir_buf *b, int64_t v) {
-    w_u(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    w_u(b, ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63))); /* zigzag */
 }
 
 static void w_s(weir_buf *b, const char *s) {
