@@ -23,3 +23,31 @@ for k in sys.argv[2:]: v=v[k]
 print(v)' "$@"; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+# rows_digest DIR [kafka] : per table (<table>.jsonl, or the committed <table>/part-* files of the
+# exactly-once file sink) prints "table rows digest" of the sorted rows, processing time
+# (ingestion_timestamp) removed. With "kafka", quarantine rows are compared without their
+# source position: with several partitions, which copy of a duplicate arrives first depends on
+# how the partitions interleave (as in Flink); same keys, same count.
+rows_digest() { python3 - "$1" "${2:-}" <<'PY'
+import glob, hashlib, json, os, sys
+d, loose = sys.argv[1], sys.argv[2] == "kafka"
+for t in sorted(os.listdir(d)):
+    p = os.path.join(d, t)
+    if os.path.isfile(p):
+        if not t.endswith(".jsonl"): continue
+        files, name = [p], t[:-6]
+    else:
+        files, name = sorted(glob.glob(os.path.join(p, "part-*"))), t
+    rows = []
+    for f in files:
+        for line in open(f, encoding="utf-8"):
+            r = json.loads(line)
+            r.pop("ingestion_timestamp", None)
+            if loose and name == "streaming_events_quarantine":
+                for k in ("source_partition", "source_offset", "source_record_timestamp"):
+                    r.pop(k, None)
+            rows.append(json.dumps(r, sort_keys=True))
+    rows.sort()
+    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
+PY
+}

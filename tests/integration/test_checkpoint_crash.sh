@@ -15,34 +15,6 @@ K=${WEIR_CRASH_KILLS:-20}
 "$WEIR" gen --count "$N" --seed 11 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
 
-# rows per table as a sorted multiset digest; processing time (ingestion_timestamp) removed.
-# With several Kafka partitions, which copy of a duplicate arrives first depends on how the
-# partitions interleave (as in Flink), so for Kafka the quarantine rows are compared without
-# their source position (topic/partition/offset/record timestamp): same keys, same count.
-digest() { python3 - "$1" "${2:-}" <<'PY'
-import glob, hashlib, json, os, sys
-d, loose = sys.argv[1], sys.argv[2] == "kafka"
-for t in sorted(os.listdir(d)):
-    p = os.path.join(d, t)
-    if os.path.isfile(p):
-        if not t.endswith(".jsonl"): continue
-        files, name = [p], t[:-6]
-    else:
-        files, name = sorted(glob.glob(os.path.join(p, "part-*"))), t
-    rows = []
-    for f in files:
-        for line in open(f, encoding="utf-8"):
-            r = json.loads(line)
-            r.pop("ingestion_timestamp", None)
-            if loose and name == "streaming_events_quarantine":
-                for k in ("source_partition", "source_offset", "source_record_timestamp"):
-                    r.pop(k, None)
-            rows.append(json.dumps(r, sort_keys=True))
-    rows.sort()
-    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
-PY
-}
-
 # crash_loop NAME ARGS... : runs `weir run dedup ARGS` K times killed at a random moment, then to
 # the end; checks the committed output against the reference digest.
 crash_loop() {
@@ -63,7 +35,7 @@ crash_loop() {
   echo "$name: $K kills, $resumed restarts resumed from a checkpoint"
   [ "$resumed" -ge 1 ] || fail "$name: no restart resumed from a checkpoint"
   if ls "$out"/*/.inprogress-* >/dev/null 2>&1; then fail "$name: in-progress files left"; fi
-  digest "$out" "$name" > "$TMP/$name.digest"
+  rows_digest "$out" "$name" > "$TMP/$name.digest"
   if ! diff "$TMP/$name-ref.digest" "$TMP/$name.digest"; then
     fail "$name: committed output differs from the uninterrupted run"
   fi
@@ -75,7 +47,7 @@ reference() {
   local name=$1; shift
   "$WEIR" run dedup "$@" --output-dir "$TMP/$name-ref" -p 2 > "$TMP/$name-ref.json" \
     2>"$TMP/$name-ref.log" || fail "$name: reference run failed: $(tail -3 "$TMP/$name-ref.log")"
-  digest "$TMP/$name-ref" "$name" > "$TMP/$name-ref.digest"
+  rows_digest "$TMP/$name-ref" "$name" > "$TMP/$name-ref.digest"
   cat "$TMP/$name-ref.digest"
   expect_eq "$(json_get "$(cat "$TMP/$name-ref.json")" records_in)" "$N" "$name: reference records_in"
 }

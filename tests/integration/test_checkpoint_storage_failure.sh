@@ -23,26 +23,9 @@ make_rw "$TMP/probe/d"
 
 "$WEIR" gen --count "$N" --seed 3 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
-digest() { python3 - "$1" <<'PY'
-import glob, hashlib, json, os, sys
-d = sys.argv[1]
-for t in sorted(os.listdir(d)):
-    p = os.path.join(d, t)
-    files = [p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "part-*")))
-    name = t[:-6] if t.endswith(".jsonl") else t
-    rows = []
-    for f in files:
-        for line in open(f, encoding="utf-8"):
-            r = json.loads(line)
-            r.pop("ingestion_timestamp", None)
-            rows.append(json.dumps(r, sort_keys=True))
-    rows.sort()
-    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
-PY
-}
 "$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/ref" -p 2 > /dev/null 2>"$TMP/ref.log" \
   || fail "reference run failed"
-digest "$TMP/ref" > "$TMP/ref.digest"
+rows_digest "$TMP/ref" > "$TMP/ref.digest"
 
 JID=fedcba9876543210fedcba9876543210
 JD="$TMP/ck/$JID"
@@ -83,6 +66,6 @@ if grep -q "restoring from checkpoint" "$TMP/run.log"; then
 else
   echo "the job finished before exceeding the tolerable failures"
 fi
-digest "$TMP/out" > "$TMP/out.digest"
+rows_digest "$TMP/out" > "$TMP/out.digest"
 diff "$TMP/ref.digest" "$TMP/out.digest" || fail "output differs from the uninterrupted run"
 echo PASS

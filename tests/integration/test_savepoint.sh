@@ -11,27 +11,10 @@ N=${WEIR_SAVEPOINT_EVENTS:-1000000}
 "$WEIR" gen --count "$N" --seed 5 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
 
-digest() { python3 - "$1" <<'PY'
-import glob, hashlib, json, os, sys
-d = sys.argv[1]
-for t in sorted(os.listdir(d)):
-    p = os.path.join(d, t)
-    files = [p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "part-*")))
-    name = t[:-6] if t.endswith(".jsonl") else t
-    rows = []
-    for f in files:
-        for line in open(f, encoding="utf-8"):
-            r = json.loads(line)
-            r.pop("ingestion_timestamp", None)
-            rows.append(json.dumps(r, sort_keys=True))
-    rows.sort()
-    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
-PY
-}
 
 "$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/ref" -p 4 > "$TMP/ref.json" 2>"$TMP/ref.log" \
   || fail "reference run failed: $(tail -3 "$TMP/ref.log")"
-digest "$TMP/ref" > "$TMP/ref.digest"
+rows_digest "$TMP/ref" > "$TMP/ref.digest"
 
 # a job id of our own, so that nothing else on the machine can answer for it
 JID=0123456789abcdef0123456789abcdef
@@ -95,7 +78,7 @@ restore() { # NAME PARALLELISM BACKEND
   local in2
   in2=$(json_get "$(cat "$TMP/$1.json")" records_in)
   expect_eq "$((in1 + in2))" "$N" "$1: records before + after the savepoint"
-  digest "$TMP/out-$1" > "$TMP/$1.digest"
+  rows_digest "$TMP/out-$1" > "$TMP/$1.digest"
   diff "$TMP/ref.digest" "$TMP/$1.digest" || fail "$1: output differs from the uninterrupted run"
   echo "$1: p=4 rocksdb -> p=$2 $3: output equals the uninterrupted run"
 }

@@ -8,26 +8,9 @@
 N=${WEIR_SESSION_SP_EVENTS:-200000}
 "$WEIR" gen --count "$N" --seed 9 --dup-fraction 0.05 --malformed-fraction 0.01 \
   --output "$TMP/in.jsonl" 2>/dev/null
-digest() { python3 - "$1" <<'PY'
-import glob, hashlib, json, os, sys
-d = sys.argv[1]
-for t in sorted(os.listdir(d)):
-    p = os.path.join(d, t)
-    files = [p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "part-*")))
-    name = t[:-6] if t.endswith(".jsonl") else t
-    rows = []
-    for f in files:
-        for line in open(f, encoding="utf-8"):
-            r = json.loads(line)
-            r.pop("ingestion_timestamp", None)
-            rows.append(json.dumps(r, sort_keys=True))
-    rows.sort()
-    print(name, len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
-PY
-}
 "$WEIR" run session --input "$TMP/in.jsonl" --output-dir "$TMP/ref" -p 2 > /dev/null 2>"$TMP/ref.log" \
   || fail "reference run failed: $(tail -3 "$TMP/ref.log")"
-digest "$TMP/ref" > "$TMP/ref.digest"
+rows_digest "$TMP/ref" > "$TMP/ref.digest"
 cat "$TMP/ref.digest"
 
 JID=5e55105e55105e55105e55105e55105e
@@ -48,7 +31,7 @@ for p in 1 4; do
   "$WEIR" run session --input "$TMP/in.jsonl" --output-dir "$TMP/out-$p" -p $p --state-backend heap \
     --checkpoint-dir "$TMP/ck-$p" -s "$SP" > "$TMP/r$p.json" 2>"$TMP/r$p.log" \
     || fail "restore at p=$p failed: $(tail -3 "$TMP/r$p.log")"
-  digest "$TMP/out-$p" > "$TMP/out-$p.digest"
+  rows_digest "$TMP/out-$p" > "$TMP/out-$p.digest"
   diff "$TMP/ref.digest" "$TMP/out-$p.digest" || fail "p=2 rocksdb -> p=$p heap: facts differ"
   echo "p=2 rocksdb -> p=$p heap: facts equal the uninterrupted run"
 done
