@@ -451,6 +451,52 @@ static void test_metadata_written(void **st) {
     wck_metadata_clear(&md);
 }
 
+/* Restoring state of an operator the job does not have fails with a message naming it, unless
+ * allow_non_restored_state; a keyed operator's max parallelism (key groups) must not change. */
+static void test_non_restored_state_and_max_parallelism(void **st) {
+    (void)st;
+    result r;
+    assert_int_equal(run_allround("nonres", 2, "heap", 0, "EXACTLY_ONCE", &r), WEIR_OK);
+    char jd[800], jid[33];
+    wck_job_id_for("nonres", jid);
+    snprintf(jd, sizeof jd, "%s/nonres-ck/%s", g_tmp, jid);
+    wck_entry e;
+    assert_int_equal(wck_latest(jd, &e, NULL), WEIR_OK);
+    for (int variant = 0; variant < 3; variant++) {
+        weir_graph *g = weir_graph_new("nonres");
+        weir_file_sink_conf sink;
+        memset(&sink, 0, sizeof sink);
+        snprintf(sink.dir, sizeof sink.dir, "%s/nonres-out2", g_tmp);
+        int s = weir_graph_add(g, "seq-source", "seq-source", &src_def, NULL, 1, NULL);
+        int c = weir_graph_add(g, "checker", "checker", &chk_def, NULL, 2, NULL);
+        /* variants 0 and 1: the sink has a new uid; variant 2: 256 key groups */
+        int k = weir_graph_add(g, variant < 2 ? "sink-renamed" : "sink", "sink",
+                               &weir_file_sink_def, &sink, 2, NULL);
+        if (variant == 2) weir_graph_set_max_parallelism(g, c, 256, NULL);
+        weir_graph_connect(g, s, NULL, c, WEIR_PART_HASH, NULL);
+        weir_graph_connect(g, c, NULL, k, WEIR_PART_FORWARD, NULL);
+        weir_job_options o;
+        memset(&o, 0, sizeof o);
+        o.restore_path = e.path;
+        o.allow_non_restored_state = variant == 1;
+        weir_error err = {0};
+        weir_job *j = weir_job_start(g, &o, &err);
+        if (variant == 1) {
+            assert_non_null(j);
+            assert_int_equal(weir_job_restored_from(j), e.checkpoint_id);
+            assert_int_equal(weir_job_wait(j, &err), WEIR_OK);
+            weir_job_free(j);
+        } else {
+            assert_null(j);
+            assert_int_equal(err.code, WEIR_EINVAL);
+            assert_non_null(strstr(err.msg, variant == 0 ? "'sink'" : "max parallelism"));
+            if (variant == 0) assert_non_null(strstr(err.msg, "allowNonRestoredState"));
+        }
+        weir_file_sink_conf_cleanup(&sink);
+        weir_graph_free(g);
+    }
+}
+
 int main(void) {
     const char *t = getenv("WEIR_TEST_TMP");
     snprintf(g_tmp, sizeof g_tmp, "%s/test_checkpoint.%d", t ? t : "/tmp", (int)getpid());
@@ -459,9 +505,12 @@ int main(void) {
     g_total = 50L * 2000; /* 50 keys x 2000 sequence numbers */
     g_fail_every = 15000;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_failure_heap),  cmocka_unit_test(test_failures_heap),
-        cmocka_unit_test(test_failures_rocksdb), cmocka_unit_test(test_failures_at_least_once),
+        cmocka_unit_test(test_no_failure_heap),
+        cmocka_unit_test(test_failures_heap),
+        cmocka_unit_test(test_failures_rocksdb),
+        cmocka_unit_test(test_failures_at_least_once),
         cmocka_unit_test(test_metadata_written),
+        cmocka_unit_test(test_non_restored_state_and_max_parallelism),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc == 0) weir_rmtree(g_tmp);
