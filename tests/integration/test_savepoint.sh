@@ -82,6 +82,18 @@ restore() { # NAME PARALLELISM BACKEND
   diff "$TMP/ref.digest" "$TMP/$1.digest" || fail "$1: output differs from the uninterrupted run"
   echo "$1: p=4 rocksdb -> p=$2 $3: output equals the uninterrupted run"
 }
+# `weir cancel` ends a running job without a savepoint; it exits non-zero ("job cancelled")
+JID2=c0ffeec0ffeec0ffeec0ffeec0ffeec0
+"$WEIR" run dedup --input "$TMP/in.jsonl" --output-dir "$TMP/out-cancel" -p 2 \
+  --checkpoint-dir "$TMP/ck-cancel" --job-id $JID2 > /dev/null 2>"$TMP/cancel.log" &
+PID=$!
+for _ in $(seq 200); do "$WEIR" list 2>/dev/null | grep "$JID2" | grep -q RUNNING && break; sleep 0.05; done
+"$WEIR" cancel $JID2 > /dev/null || fail "weir cancel failed"
+if wait $PID; then fail "a cancelled job exited 0"; fi
+grep -q "job cancelled" "$TMP/cancel.log" || fail "no cancellation message: $(tail -2 "$TMP/cancel.log")"
+if "$WEIR" list 2>/dev/null | grep -q $JID2; then fail "cancelled job still listed"; fi
+echo "weir cancel: the job ended"
+
 restore p1-heap 1 heap
 restore p8-heap 8 heap
 restore p8-rocksdb 8 rocksdb
