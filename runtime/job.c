@@ -89,16 +89,16 @@ typedef struct task {
     int64_t wm_in; /* min input watermark forwarded so far */
     /* checkpointing (mailbox written by the coordinator's hooks, read by the task thread) */
     int idx;
-    atomic_llong trigger_id; /* direct trigger (sources, finished tasks) */
-    weir_barrier trigger_b;  /* guarded by job->ck_mu */
-    atomic_llong notify_id;  /* last completed checkpoint to notify */
-    int64_t acked_id;        /* last checkpoint this task acknowledged or declined */
-    int64_t notified_id;
-    int finished;             /* end of input processed (guarded by job->ck_mu) */
-    int64_t final_ack_id;     /* first checkpoint acknowledged after finishing */
-    int stopped;              /* stop-with-savepoint: the source emits nothing more */
-    int64_t align_id;         /* checkpoint being aligned, 0 = none */
-    int64_t next_periodic_ms; /* next on_periodic_emit round (job clock), 0 = none in chain */
+    atomic_llong trigger_id;   /* direct trigger (sources, finished tasks) */
+    weir_barrier trigger_b;    /* guarded by job->ck_mu */
+    atomic_llong notify_id;    /* last completed checkpoint to notify */
+    int64_t acked_id;          /* last checkpoint this task acknowledged or declined */
+    atomic_llong notified_id;  /* written by the task, read by weir_job_savepoint */
+    int finished;              /* end of input processed (guarded by job->ck_mu) */
+    atomic_llong final_ack_id; /* first checkpoint acknowledged after finishing */
+    int stopped;               /* stop-with-savepoint: the source emits nothing more */
+    int64_t align_id;          /* checkpoint being aligned, 0 = none */
+    int64_t next_periodic_ms;  /* next on_periodic_emit round (job clock), 0 = none in chain */
     weir_barrier align_b;
     pthread_mutex_t mu; /* finished tasks wait on cv for triggers/notifications */
     pthread_cond_t cv;
@@ -455,7 +455,8 @@ static void task_snapshot(task *t, const weir_barrier *b) {
     struct weir_job *j = t->job;
     if (b->checkpoint_id <= t->acked_id) return;
     t->acked_id = b->checkpoint_id;
-    if (t->finished && !t->final_ack_id) t->final_ack_id = b->checkpoint_id;
+    if (t->finished && !atomic_load(&t->final_ack_id))
+        atomic_store(&t->final_ack_id, b->checkpoint_id);
     char dir[1200];
     if (!wck_coord_snapshot_dir(j->coord, b->checkpoint_id, dir, sizeof dir)) return; /* aborted */
     int64_t t0 = mono_ms();
@@ -558,8 +559,8 @@ static weir_err task_mail(task *t) {
         if (b.is_savepoint == 2 && !t->gate) t->stopped = 1;
     }
     int64_t n = atomic_load(&t->notify_id);
-    if (n > t->notified_id) {
-        t->notified_id = n;
+    if (n > atomic_load(&t->notified_id)) {
+        atomic_store(&t->notified_id, n);
         for (int i = 0; i < t->nops; i++) {
             weir_ctx *c = t->ops[i];
             if (!c->v->def->notify_checkpoint_complete) continue;
@@ -624,7 +625,8 @@ static void task_after_finish(task *t) {
     (void)b;
     while (!atomic_load(&j->cancelled)) {
         if (task_mail(t)) return;
-        if (t->final_ack_id && t->notified_id >= t->final_ack_id) return;
+        int64_t fin = atomic_load(&t->final_ack_id);
+        if (fin && atomic_load(&t->notified_id) >= fin) return;
         pthread_mutex_lock(&t->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -979,6 +981,8 @@ static weir_err build(struct weir_job *j, weir_error *err) {
             t->wm_in = INT64_MIN;
             atomic_init(&t->trigger_id, 0);
             atomic_init(&t->notify_id, 0);
+            atomic_init(&t->notified_id, 0);
+            atomic_init(&t->final_ack_id, 0);
             pthread_mutex_init(&t->mu, NULL);
             pthread_cond_init(&t->cv, NULL);
             if (task_add_op(t, &j->inst[v][s])) {
@@ -1329,7 +1333,8 @@ weir_err weir_job_savepoint(weir_job *j, const char *target_dir, int stop, char 
     for (int waited = 0; waited < 30000; waited += 5) {
         int all = 1;
         for (int i = 0; i < j->ntasks && all; i++)
-            all = j->tasks[i]->notified_id >= id || j->tasks[i]->final_ack_id;
+            all = atomic_load(&j->tasks[i]->notified_id) >= id ||
+                  atomic_load(&j->tasks[i]->final_ack_id);
         if (all) break;
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
