@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "weir/json.h"
 
@@ -36,15 +39,72 @@ static inline uint64_t special8(uint64_t v) {
     return (lt20 | eq_q | eq_b) & high;
 }
 
-void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
+/* The character after the backslash for each byte §4.3 escapes: 'u' for the \u00XX form. */
+static const char k_escape_char[32] = {'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n',
+                                       'u', 'f', 'r', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+                                       'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u'};
+
+/* Writes the escape sequence of the special byte @p c at @p w; returns the new end. */
+static inline char *put_escape(char *w, unsigned char c) {
     static const char hex[] = "0123456789ABCDEF";
+    char e = c < 0x20 ? k_escape_char[c] : (char)c; /* '"' and '\\' stand for themselves */
+    w[0] = '\\';
+    w[1] = e;
+    if (e != 'u') return w + 2;
+    w[2] = '0';
+    w[3] = '0';
+    w[4] = hex[c >> 4];
+    w[5] = hex[c & 15];
+    return w + 6;
+}
+
+#if defined(__SSE2__)
+/* Bit k set when byte k of @p v needs escaping (< 0x20, '"' or '\\'). */
+static inline unsigned special16(__m128i v) {
+    const __m128i lim = _mm_set1_epi8(0x1F);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, lim), lim); /* unsigned v <= 0x1F */
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), ctl));
+}
+#endif
+
+void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
     /* worst case: every byte becomes \u00XX; reserve once, then write through a pointer.
-     * Plain stretches move 8 bytes at a time (copied before they are checked, which is safe
-     * because the reservation covers 6 bytes per input byte). */
+     * Plain stretches are copied before they are checked, which is safe because the
+     * reservation covers 6 bytes per input byte. */
     if (weir_buf_reserve(out, 6 * n + 10)) return;
     char *w = out->data + out->len;
     *w++ = '"';
     size_t i = 0;
+#if defined(__SSE2__)
+    /* 16-byte blocks while 32 input bytes remain, so that after each special byte the rest of
+     * the block can be re-copied with one 16-byte load from s + i + pos (never past the input):
+     * JSON text has a quote every few bytes, so the specials of a block are handled without
+     * re-scanning it. */
+    while (i + 32 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        _mm_storeu_si128((__m128i *)(void *)w, v);
+        unsigned m = special16(v);
+        if (!m) {
+            w += 16;
+            i += 16;
+            continue;
+        }
+        unsigned pos = 0; /* bytes of the block already in place */
+        do {
+            unsigned j = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            w += j - pos; /* bytes pos..j-1 were copied by the last store */
+            w = put_escape(w, (unsigned char)s[i + j]);
+            pos = j + 1;
+            _mm_storeu_si128((__m128i *)(void *)w,
+                             _mm_loadu_si128((const __m128i *)(const void *)(s + i + pos)));
+        } while (m);
+        w += 16 - pos;
+        i += 16;
+    }
+#endif
     while (i < n) {
         if (i + 8 <= n) {
             uint64_t v;
@@ -65,36 +125,7 @@ void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
             *w++ = (char)c;
             continue;
         }
-        *w++ = '\\';
-        switch (c) {
-        case '"':
-            *w++ = '"';
-            break;
-        case '\\':
-            *w++ = '\\';
-            break;
-        case '\b':
-            *w++ = 'b';
-            break;
-        case '\t':
-            *w++ = 't';
-            break;
-        case '\n':
-            *w++ = 'n';
-            break;
-        case '\f':
-            *w++ = 'f';
-            break;
-        case '\r':
-            *w++ = 'r';
-            break;
-        default:
-            *w++ = 'u';
-            *w++ = '0';
-            *w++ = '0';
-            *w++ = hex[c >> 4];
-            *w++ = hex[c & 15];
-        }
+        w = put_escape(w, c);
     }
     *w++ = '"';
     out->len = (size_t)(w - out->data);

@@ -17,6 +17,9 @@
  *   'B'            (ours) a big integer: payload = offset of its digits in string_buf, stored like
  *                  a string. simdjson rejects integers beyond 64 bits, so such literals are quoted
  *                  in a re-written copy of the input and their tape words re-tagged after parsing.
+ * weir_json_get_many() looks several names up in one pass over an object's members through a
+ * caller-prepared weir_json_keyset (names hashed by their length and first 8 bytes, compared on
+ * their first 16 bytes in registers; string_buf's padding makes those 8-byte reads safe).
  * Invariants: handles refer to wdoc of their parser and stay valid until the next parse; object
  * members appear in document order; the duplicate-key index (objects that contain a repeated key)
  * is computed lazily once per document and only those objects take the slow, quadratic path.
@@ -53,6 +56,13 @@ struct wdoc {
     std::vector<uint64_t> dup_objs; /* sorted tape indices of objects with a repeated key */
     std::vector<std::pair<uint64_t, uint64_t>> scratch; /* (key hash, tape index), reused */
 };
+
+/** Forgets everything derived from the previous document. */
+inline void wdoc_reset(wdoc *d) {
+    d->tape = nullptr;
+    d->strbuf = nullptr;
+    d->dup_state = 0;
+}
 
 /** A padded, growable byte buffer (SIMDJSON_PADDING readable bytes after len). */
 struct pbuf {
@@ -117,7 +127,35 @@ inline const char *tstring(const wdoc *d, uint64_t i, size_t *len) {
 inline bool key_eq(const wdoc *d, uint64_t ki, const char *key, size_t klen) {
     size_t n;
     const char *s = tstring(d, ki, &n);
-    return n == klen && std::memcmp(s, key, klen) == 0;
+    return n == klen && (klen == 0 || (s[0] == key[0] && std::memcmp(s, key, klen) == 0));
+}
+
+/** The first min(n, 8) bytes of @p s, zero-padded, as one word: byte i in bits 8i..8i+7. Reads
+ *  only those bytes, and builds short heads in a register (a partial memcpy into a stack word
+ *  followed by a full load stalls on store forwarding). */
+inline uint64_t head8(const char *s, size_t n) {
+    uint64_t h = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 8) {
+        std::memcpy(&h, s, 8);
+        return h;
+    }
+#endif
+    for (size_t i = 0; i < n && i < 8; i++)
+        h |= static_cast<uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
+    return h;
+}
+
+/** head8() of (a suffix of) a string in a document's string buffer, which is padded (simdjson's
+ *  by SIMDJSON_PADDING), so 8 bytes are readable from any position inside a string. */
+inline uint64_t head8_padded(const char *s, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t h;
+    std::memcpy(&h, s, 8);
+    return n >= 8 ? h : h & ((1ULL << (8 * n)) - 1);
+#else
+    return head8(s, n);
+#endif
 }
 
 inline bool keys_eq(const wdoc *d, uint64_t a, uint64_t b) {
@@ -369,9 +407,7 @@ static weir_err parse_error(weir_error *err, simdjson::error_code e, size_t at) 
 weir_err weir_json_parse(weir_json_parser *p, const char *buf, size_t len, weir_json *root,
                          weir_error *err) {
     *root = weir_json{nullptr, 0};
-    p->doc.tape = nullptr;
-    p->doc.strbuf = nullptr;
-    p->doc.dup_state = 0;
+    wdoc_reset(&p->doc);
     p->text.len = 0;
     /* 1. decode: copy into a padded buffer, repairing invalid UTF-8 */
     if (len && simdjson::validate_utf8(buf, len)) {
@@ -493,6 +529,64 @@ weir_json weir_json_getn(weir_json obj, const char *key, size_t key_len) {
     for (uint64_t k = obj.idx + 1; ttype(t, k) != '}'; k = after_value(t, k + 1))
         if (key_eq(d, k, key, key_len)) r = weir_json{obj.doc, k + 1}; /* last wins */
     return r;
+}
+
+/* Slot of a key in a weir_json_keyset (Fibonacci hashing of its head and length). */
+static inline uint32_t keyset_hash(const weir_json_keyset *ks, uint64_t head, size_t len) {
+    return static_cast<uint32_t>(((head ^ (len << 56)) * 0x9E3779B97F4A7C15ULL) >> 56) & ks->mask;
+}
+
+int weir_json_keyset_init(weir_json_keyset *ks, const char *const *keys, const size_t *lens,
+                          size_t n) {
+    std::memset(ks, 0, sizeof *ks);
+    if (n > WEIR_JSON_KEYSET_MAX) return -1;
+    uint32_t slots = 16;
+    while (slots < 4 * n)
+        slots *= 2; /* <= 256 */
+    ks->mask = slots - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = lens ? lens[i] : std::strlen(keys[i]);
+        if (len >= UINT32_MAX) return -1;
+        uint64_t h = head8(keys[i], len);
+        uint32_t sl = keyset_hash(ks, h, len);
+        for (; ks->slot[sl]; sl = (sl + 1) & ks->mask) {
+            uint32_t j = ks->slot[sl] - 1u;
+            if (ks->len[j] == len && std::memcmp(ks->key[j], keys[i], len) == 0) return -1;
+        }
+        ks->slot[sl] = static_cast<uint8_t>(i + 1);
+        ks->head[i] = h;
+        ks->head2[i] = len > 8 ? head8(keys[i] + 8, len - 8) : 0;
+        ks->len[i] = static_cast<uint32_t>(len);
+        ks->key[i] = keys[i];
+    }
+    ks->n = static_cast<uint32_t>(n);
+    return 0;
+}
+
+void weir_json_get_many(weir_json obj, const weir_json_keyset *ks, weir_json *out) {
+    for (uint32_t i = 0; i < ks->n; i++)
+        out[i] = weir_json{nullptr, 0};
+    if (!obj.doc) return;
+    const wdoc *d = D(obj);
+    const uint64_t *t = d->tape;
+    if (ttype(t, obj.idx) != '{') return;
+    for (uint64_t k = obj.idx + 1; ttype(t, k) != '}'; k = after_value(t, k + 1)) {
+        size_t len;
+        const char *s = tstring(d, k, &len);
+        uint64_t h = head8_padded(s, len);
+        for (uint32_t sl = keyset_hash(ks, h, len); ks->slot[sl]; sl = (sl + 1) & ks->mask) {
+            uint32_t j = ks->slot[sl] - 1u;
+            /* bytes 8-15 compared in a register too (the padded string buffer allows the
+             * 8-byte read); only names beyond 16 bytes need memcmp */
+            if (ks->head[j] == h && ks->len[j] == len &&
+                (len <= 8 ||
+                 (ks->head2[j] == head8_padded(s + 8, len - 8) &&
+                  (len <= 16 || std::memcmp(ks->key[j] + 16, s + 16, len - 16) == 0)))) {
+                out[j] = weir_json{obj.doc, k + 1}; /* a later duplicate overwrites: last wins */
+                break;
+            }
+        }
+    }
 }
 
 weir_json weir_json_get(weir_json obj, const char *key) {

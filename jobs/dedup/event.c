@@ -25,49 +25,70 @@
 #define DD_EVENT_FORMAT 1
 #define NULL_LEN UINT64_MAX
 
-static void put_u64(weir_buf *out, uint64_t v) {
-    unsigned char b[8];
+/* Stores @p v little-endian at @p p (a plain store on little-endian hosts). */
+static inline unsigned char *st_u64(unsigned char *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    weir_buf_append(out, b, 8);
+        p[i] = (unsigned char)(v >> (8 * i));
+#endif
+    return p + 8;
 }
 
-static void put_u32(weir_buf *out, uint32_t v) {
-    unsigned char b[4];
+static inline unsigned char *st_u32(unsigned char *p, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+#else
     for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    weir_buf_append(out, b, 4);
+        p[i] = (unsigned char)(v >> (8 * i));
+#endif
+    return p + 4;
 }
 
-static void put_str(weir_buf *out, wj_str s) {
-    if (!s.s) {
-        put_u64(out, NULL_LEN);
-        return;
-    }
-    put_u64(out, (uint64_t)s.n);
-    weir_buf_append(out, s.s, s.n);
+static inline unsigned char *st_str(unsigned char *p, wj_str s) {
+    if (!s.s) return st_u64(p, NULL_LEN);
+    p = st_u64(p, (uint64_t)s.n);
+    if (s.n) memcpy(p, s.s, s.n);
+    return p + s.n;
 }
 
+/* Encoded size of a nullable string. */
+static inline size_t str_size(wj_str s) {
+    return 8 + (s.s ? s.n : 0);
+}
+
+/* One reservation for the whole record, then straight stores (this runs once per accepted event
+ * on the gate's thread). */
 void dd_event_encode(weir_buf *out, const dd_event *ev) {
-    unsigned char hdr[2];
-    hdr[0] = DD_EVENT_FORMAT;
-    hdr[1] = (unsigned char)((ev->replay ? 1 : 0) | (ev->source.present ? 2 : 0));
-    weir_buf_append(out, hdr, 2);
-    put_u64(out, (uint64_t)ev->timestamp);
-    put_u32(out, (uint32_t)ev->source.partition);
-    put_u64(out, (uint64_t)ev->source.offset);
-    put_u64(out, (uint64_t)ev->source.record_ts);
-    put_str(out, ev->source.topic);
-    put_str(out, ev->event_id);
-    put_str(out, ev->event_type);
-    put_str(out, ev->event_version);
-    put_str(out, ev->gateway);
-    put_str(out, ev->raw_json);
-    put_str(out, ev->dims.orchestrator);
-    put_str(out, ev->dims.broadcaster);
-    put_str(out, ev->dims.region);
-    put_str(out, ev->dedup_key);
-    put_str(out, wj_cstr(ev->dedup_strategy));
+    wj_str strategy = wj_cstr(ev->dedup_strategy);
+    /* the 11 strings of the layout, in order */
+    const wj_str strs[11] = {ev->source.topic,
+                             ev->event_id,
+                             ev->event_type,
+                             ev->event_version,
+                             ev->gateway,
+                             ev->raw_json,
+                             ev->dims.orchestrator,
+                             ev->dims.broadcaster,
+                             ev->dims.region,
+                             ev->dedup_key,
+                             strategy};
+    size_t total = 2 + 8 + 4 + 8 + 8;
+    for (int i = 0; i < 11; i++)
+        total += str_size(strs[i]);
+    if (weir_buf_reserve(out, total)) return;
+    unsigned char *p = (unsigned char *)out->data + out->len;
+    p[0] = DD_EVENT_FORMAT;
+    p[1] = (unsigned char)((ev->replay ? 1 : 0) | (ev->source.present ? 2 : 0));
+    p = st_u64(p + 2, (uint64_t)ev->timestamp);
+    p = st_u32(p, (uint32_t)ev->source.partition);
+    p = st_u64(p, (uint64_t)ev->source.offset);
+    p = st_u64(p, (uint64_t)ev->source.record_ts);
+    for (int i = 0; i < 11; i++)
+        p = st_str(p, strs[i]);
+    out->len += total;
+    out->data[out->len] = '\0';
 }
 
 /* A bounded reader over the input bytes. */
@@ -76,27 +97,41 @@ typedef struct reader {
     size_t n, off;
 } reader;
 
-static int get_u64(reader *r, uint64_t *v) {
-    if (r->n - r->off < 8) return -1;
+static inline uint64_t ld_u64(const unsigned char *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+#else
     uint64_t x = 0;
     for (int i = 0; i < 8; i++)
-        x |= (uint64_t)r->p[r->off + (size_t)i] << (8 * i);
+        x |= (uint64_t)p[i] << (8 * i);
+    return x;
+#endif
+}
+
+static inline int get_u64(reader *r, uint64_t *v) {
+    if (r->n - r->off < 8) return -1;
+    *v = ld_u64(r->p + r->off);
     r->off += 8;
-    *v = x;
     return 0;
 }
 
-static int get_u32(reader *r, uint32_t *v) {
+static inline int get_u32(reader *r, uint32_t *v) {
     if (r->n - r->off < 4) return -1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(v, r->p + r->off, 4);
+#else
     uint32_t x = 0;
     for (int i = 0; i < 4; i++)
         x |= (uint32_t)r->p[r->off + (size_t)i] << (8 * i);
-    r->off += 4;
     *v = x;
+#endif
+    r->off += 4;
     return 0;
 }
 
-static int get_str(reader *r, wj_str *s) {
+static inline int get_str(reader *r, wj_str *s) {
     uint64_t len;
     if (get_u64(r, &len)) return -1;
     if (len == NULL_LEN) {

@@ -10,10 +10,10 @@
  * is never invalidated by a later realloc within the same call. In steady state no call
  * allocates (buffers keep their capacity).
  *
- * Hot path: top-level and `data` members are fetched lazily through a per-record cache (struct
- * view), so each key is looked up at most once and only when a check or field needs it. The
- * document is re-serialised only for the payload hash (events without id) and for
- * schema-failure envelopes.
+ * Hot path: the top-level and `data` members the gate reads are fetched up front with one pass
+ * over each object (struct view, weir_json_get_many() with key sets prepared in dd_gate_new()),
+ * instead of one member walk per key. The document is re-serialised only for the payload hash
+ * (events without id) and for schema-failure envelopes.
  *
  * Invariant: slices handed out borrow from the parser document, the parser's decoded text,
  * static strings, the caller's dd_source (topic) or the scratch buffers (the base64 body of a
@@ -103,6 +103,7 @@ static const char *const replay_keys[] = {"__replay", "__replay_ts", "__replay_s
 
 struct dd_gate {
     dd_config cfg;
+    weir_json_keyset root_set, data_set; /* root_keys / data_keys for weir_json_get_many() */
     weir_json_parser *parser;
     weir_json root;
     weir_buf b_id, b_type, b_ver, b_gw, b_orch, b_brd, b_reg;
@@ -145,6 +146,24 @@ dd_gate *dd_gate_new(const dd_config *cfg, weir_error *err) {
         g->cfg = *cfg;
     else
         dd_config_defaults(&g->cfg);
+    _Static_assert((int)RK__COUNT <= (int)DK__COUNT, "names[] holds either key list");
+    const char *names[DK__COUNT];
+    size_t lens[DK__COUNT];
+    for (int i = 0; i < RK__COUNT; i++) {
+        names[i] = root_keys[i].s;
+        lens[i] = root_keys[i].n;
+    }
+    int bad = weir_json_keyset_init(&g->root_set, names, lens, RK__COUNT);
+    for (int i = 0; i < DK__COUNT; i++) {
+        names[i] = data_keys[i].s;
+        lens[i] = data_keys[i].n;
+    }
+    bad |= weir_json_keyset_init(&g->data_set, names, lens, DK__COUNT);
+    if (bad) { /* the key lists above are fixed: cannot happen */
+        free(g);
+        weir_error_set(err, WEIR_EINTERNAL, 0, "dd_gate_new: bad key set");
+        return NULL;
+    }
     g->parser = weir_json_parser_new();
     if (!g->parser) {
         free(g);
@@ -197,42 +216,28 @@ static wj_str version_text(weir_json vnode, weir_buf *scratch) {
     }
 }
 
-/* The per-record view: a lazy cache of the top-level and `data` members. Each member is looked
- * up at most once per record (weir_json_getn, last duplicate wins) and only when a check needs
- * it; a set bit in have_r / have_d marks a cached entry. */
+/* The per-record view: every top-level and `data` member the gate reads, fetched with one pass
+ * over each object (weir_json_get_many, last duplicate wins); MISSING when absent, and every
+ * `data` member is MISSING when data is not an object (§2.4 path navigation). */
 typedef struct view {
     weir_json root, data;
-    int data_is_obj;
-    uint32_t have_r, have_d;
     weir_json rk[RK__COUNT];
     weir_json dk[DK__COUNT];
 } view;
 
-static weir_json R(view *v, int i) {
-    if (!(v->have_r & (1u << i))) {
-        v->rk[i] = weir_json_getn(v->root, root_keys[i].s, root_keys[i].n);
-        v->have_r |= 1u << i;
-    }
+static inline weir_json R(const view *v, int i) {
     return v->rk[i];
 }
 
-/* Member @p i of `data`; MISSING when data is not an object (§2.4 path navigation). */
-static weir_json DK(view *v, int i) {
-    if (!(v->have_d & (1u << i))) {
-        v->dk[i] = v->data_is_obj ? weir_json_getn(v->data, data_keys[i].s, data_keys[i].n)
-                                  : (weir_json){0};
-        v->have_d |= 1u << i;
-    }
+static inline weir_json DK(const view *v, int i) {
     return v->dk[i];
 }
 
-static void view_init(view *v, weir_json root) {
+static void view_init(const dd_gate *g, view *v, weir_json root) {
     v->root = root;
-    v->have_r = v->have_d = 0;
-    v->data = (weir_json){0};
-    v->data_is_obj = 0;
-    v->data = R(v, RK_DATA); /* MISSING when root is not an object */
-    v->data_is_obj = weir_json_type_of(v->data) == WEIR_JSON_OBJECT;
+    weir_json_get_many(root, &g->root_set, v->rk); /* all MISSING when root is not an object */
+    v->data = v->rk[RK_DATA];
+    weir_json_get_many(v->data, &g->data_set, v->dk);
 }
 
 /* §4.2 dimensions. @p schema_variant selects ntext for the orchestrator lookups. */
@@ -345,7 +350,7 @@ dd_gate_result dd_gate_process(dd_gate *g, const void *value, size_t len, const 
     }
 
     view v;
-    view_init(&v, g->root);
+    view_init(g, &v, g->root);
 
     /* check 3: root must be an object (empty input → MISSING) */
     if (weir_json_type_of(g->root) != WEIR_JSON_OBJECT)

@@ -72,6 +72,108 @@ int dd_capcat_builtin_entry(size_t i, int32_t *id, const char **name, const char
 
 /* ------------------------------------------------------------------------ parser state */
 
+/* Key sets of the objects the single-row parsers read: each object's members are fetched with one
+ * weir_json_get_many() pass instead of one member walk per column. The K_* constants index the
+ * lists below and the values array a pass fills. */
+enum { /* ai_stream_status data */
+       SS_ORCH_INFO,
+       SS_INFERENCE,
+       SS_INPUT,
+       SS_STREAM_ID,
+       SS_REQUEST_ID,
+       SS_PIPELINE,
+       SS_PIPELINE_ID,
+       SS_STATE,
+       SS_START_TIME,
+       SS__N
+};
+static const char *const SS_KEYS[SS__N] = {
+    "orchestrator_info", "inference_status", "input_status", "stream_id", "request_id",
+    "pipeline",          "pipeline_id",      "state",        "start_time"};
+enum { /* ai_stream_status data.inference_status */
+       IS_FPS,
+       IS_RESTART_COUNT,
+       IS_LAST_ERROR,
+       IS_LAST_PARAMS,
+       IS_LAST_PARAMS_HASH,
+       IS__N
+};
+static const char *const IS_KEYS[IS__N] = {"fps", "restart_count", "last_error", "last_params",
+                                           "last_params_hash"};
+enum { /* stream_ingest_metrics data */
+       IM_STATS,
+       IM_STREAM_ID,
+       IM_REQUEST_ID,
+       IM_PIPELINE_ID,
+       IM__N
+};
+static const char *const IM_KEYS[IM__N] = {"stats", "stream_id", "request_id", "pipeline_id"};
+enum { /* stream_ingest_metrics data.stats */
+       ST_TRACK_STATS,
+       ST_CONN_QUALITY,
+       ST_PEER_CONN_STATS,
+       ST__N
+};
+static const char *const ST_KEYS[ST__N] = {"track_stats", "conn_quality", "peer_conn_stats"};
+enum { /* one element of data.stats.track_stats; TR_TYPE first, the rest in column order */
+       TR_TYPE,
+       TR_JITTER,
+       TR_PACKETS_RECEIVED,
+       TR_PACKETS_LOST,
+       TR_PACKET_LOSS_PCT,
+       TR_RTT,
+       TR_LAST_INPUT_TS,
+       TR_LATENCY,
+       TR__N
+};
+static const char *const TR_KEYS[TR__N] = {"type",          "jitter",          "packets_received",
+                                           "packets_lost",  "packet_loss_pct", "rtt",
+                                           "last_input_ts", "latency"};
+enum { /* stream_trace data */
+       TE_ORCH_INFO,
+       TE_STREAM_ID,
+       TE_REQUEST_ID,
+       TE_PIPELINE_ID,
+       TE_TYPE,
+       TE_TIMESTAMP,
+       TE__N
+};
+static const char *const TE_KEYS[TE__N] = {"orchestrator_info", "stream_id", "request_id",
+                                           "pipeline_id",       "type",      "timestamp"};
+enum { /* ai_stream_events data, in column order */
+       AE_STREAM_ID,
+       AE_REQUEST_ID,
+       AE_PIPELINE,
+       AE_PIPELINE_ID,
+       AE_TYPE,
+       AE_MESSAGE,
+       AE_CAPABILITY,
+       AE__N
+};
+static const char *const AE_KEYS[AE__N] = {"stream_id", "request_id", "pipeline",  "pipeline_id",
+                                           "type",      "message",    "capability"};
+/* create_new_payment data, in column order (see row_payment) */
+#define PAY__N 12
+static const char *const PAY_KEYS[PAY__N] = {
+    "requestID", "sessionID", "manifestID", "sender",  "recipient", "orchestrator",
+    "faceValue", "price",     "numTickets", "winProb", "clientIP",  "capability"};
+enum { /* one discovery_results element */
+       DR_ADDRESS,
+       DR_URL,
+       DR_LATENCY_MS,
+       DR__N
+};
+static const char *const DR_KEYS[DR__N] = {"address", "url", "latency_ms"};
+
+/* The key sets, in the order of dd_parser.ks. */
+enum { KS_SS, KS_IS, KS_IM, KS_ST, KS_TR, KS_TE, KS_AE, KS_PAY, KS_DR, KS__COUNT };
+static const struct {
+    const char *const *keys;
+    size_t n;
+} KEY_SETS[KS__COUNT] = {{SS_KEYS, SS__N}, {IS_KEYS, IS__N},   {IM_KEYS, IM__N},
+                         {ST_KEYS, ST__N}, {TR_KEYS, TR__N},   {TE_KEYS, TE__N},
+                         {AE_KEYS, AE__N}, {PAY_KEYS, PAY__N}, {DR_KEYS, DR__N}};
+
 /** One catalog entry: id plus offsets of the pre-escaped name/group literals in cat_pool. */
 typedef struct cat_entry {
     int32_t id;
@@ -91,7 +193,8 @@ struct dd_parser {
     weir_buf cat_pool;
     cat_entry *cat;
     size_t n_cat;
-    weir_buf cat_version; /* pre-escaped literal, e.g. `"v1"` */
+    weir_buf cat_version;           /* pre-escaped literal, e.g. `"v1"` */
+    weir_json_keyset ks[KS__COUNT]; /* KEY_SETS, prepared once */
 };
 
 /* ------------------------------------------------------------------- small encoders */
@@ -170,8 +273,9 @@ static void put_buf(weir_buf *dst, const weir_buf *src) {
     weir_buf_append(dst, src->data, src->len);
 }
 
-static weir_json jget(weir_json v, const char *k) {
-    return weir_json_get(v, k);
+/* weir_json_get() with the key length folded at compile time (keys are literals). */
+static inline weir_json jget(weir_json v, const char *k) {
+    return weir_json_getn(v, k, strlen(k));
 }
 
 static int str_eq(wj_str s, const char *lit, size_t n) {
@@ -399,6 +503,12 @@ dd_parser *dd_parser_new(const dd_config *cfg, weir_error *err) {
         weir_error_set(err, WEIR_ENOMEM, 0, "dd_parser_new: out of memory");
         return NULL;
     }
+    for (int i = 0; i < KS__COUNT; i++)
+        if (weir_json_keyset_init(&p->ks[i], KEY_SETS[i].keys, NULL, KEY_SETS[i].n)) {
+            dd_parser_free(p); /* the lists above are fixed: cannot happen */
+            weir_error_set(err, WEIR_EINTERNAL, 0, "dd_parser_new: bad key set %d", i);
+            return NULL;
+        }
     weir_err rc;
     if (cfg && cfg->capability_catalog_path[0])
         rc = cat_load_file(p, cfg->capability_catalog_path, err);
@@ -459,14 +569,16 @@ static void put_raw_event_uid(weir_buf *b, const dd_event *ev) {
  * orchestrator_url, pipeline, pipeline_id, output_fps, input_fps, state, restart_count,
  * last_error, prompt_text, prompt_width, prompt_height, params_hash, start_time, raw_json. */
 static void row_ai_stream_status(dd_parser *p, const dd_event *ev, weir_json d) {
-    weir_json oi = jget(d, "orchestrator_info"), is = jget(d, "inference_status");
-    weir_json lp = jget(is, "last_params");
+    weir_json v[SS__N], is[IS__N];
+    weir_json_get_many(d, &p->ks[KS_SS], v);
+    weir_json_get_many(v[SS_INFERENCE], &p->ks[KS_IS], is);
+    weir_json oi = v[SS_ORCH_INFO], lp = is[IS_LAST_PARAMS];
     int64_t st;
     row_begin(p, ev->timestamp);
     K("stream_id");
-    put_text(p, &p->row, jget(d, "stream_id"));
+    put_text(p, &p->row, v[SS_STREAM_ID]);
     K("request_id");
-    put_text(p, &p->row, jget(d, "request_id"));
+    put_text(p, &p->row, v[SS_REQUEST_ID]);
     K("gateway");
     put_str(&p->row, ev->gateway);
     K("orchestrator_address");
@@ -474,19 +586,19 @@ static void row_ai_stream_status(dd_parser *p, const dd_event *ev, weir_json d) 
     K("orchestrator_url");
     put_text(p, &p->row, jget(oi, "url"));
     K("pipeline");
-    put_text(p, &p->row, jget(d, "pipeline"));
+    put_text(p, &p->row, v[SS_PIPELINE]);
     K("pipeline_id");
-    put_text(p, &p->row, jget(d, "pipeline_id"));
+    put_text(p, &p->row, v[SS_PIPELINE_ID]);
     K("output_fps");
-    put_f32(&p->row, jget(is, "fps"));
+    put_f32(&p->row, is[IS_FPS]);
     K("input_fps");
-    put_f32(&p->row, jget(jget(d, "input_status"), "fps"));
+    put_f32(&p->row, jget(v[SS_INPUT], "fps"));
     K("state");
-    put_text(p, &p->row, jget(d, "state"));
+    put_text(p, &p->row, v[SS_STATE]);
     K("restart_count");
-    weir_buf_put_i64(&p->row, wj_lint(jget(is, "restart_count"), 0));
+    weir_buf_put_i64(&p->row, wj_lint(is[IS_RESTART_COUNT], 0));
     K("last_error");
-    put_ntext(p, &p->row, jget(is, "last_error"));
+    put_ntext(p, &p->row, is[IS_LAST_ERROR]);
     K("prompt_text");
     put_ntext(p, &p->row, jget(lp, "prompt"));
     K("prompt_width");
@@ -494,9 +606,9 @@ static void row_ai_stream_status(dd_parser *p, const dd_event *ev, weir_json d) 
     K("prompt_height");
     weir_buf_put_i64(&p->row, wj_lint(jget(lp, "height"), 0));
     K("params_hash");
-    put_text(p, &p->row, jget(is, "last_params_hash"));
+    put_text(p, &p->row, is[IS_LAST_PARAMS_HASH]);
     K("start_time");
-    if (wj_ts(jget(d, "start_time"), &st))
+    if (wj_ts(v[SS_START_TIME], &st))
         put_ts(&p->row, st);
     else
         LIT(&p->row, "null");
@@ -505,101 +617,103 @@ static void row_ai_stream_status(dd_parser *p, const dd_event *ev, weir_json d) 
 
 /* §6.2 stream_ingest_metrics. */
 static void row_stream_ingest_metrics(dd_parser *p, const dd_event *ev, weir_json d) {
-    weir_json s = jget(d, "stats");
-    weir_json track[2] = {{0}, {0}};
-    weir_json t = jget(s, "track_stats");
+    weir_json v[IM__N], st[ST__N];
+    weir_json_get_many(d, &p->ks[KS_IM], v);
+    weir_json_get_many(v[IM_STATS], &p->ks[KS_ST], st);
+    /* members of the last "video" / "audio" element (all MISSING when there is none: every
+     * helper then yields its default) */
+    weir_json track[2][TR__N], e, cur[TR__N];
+    memset(track, 0, sizeof track);
+    weir_json t = st[ST_TRACK_STATS];
     if (weir_json_type_of(t) == WEIR_JSON_ARRAY) {
         weir_json_iter it = weir_json_iter_begin(t);
-        weir_json e;
         while (weir_json_next(&it, NULL, NULL, &e)) {
             const char *ty;
             size_t tn;
+            weir_json_get_many(e, &p->ks[KS_TR], cur);
             /* text(type) equals exactly "video"/"audio": only a JSON string can */
-            if (weir_json_string(jget(e, "type"), &ty, &tn) != 0) continue;
-            if (tn == 5 && memcmp(ty, "video", 5) == 0) track[0] = e;
-            if (tn == 5 && memcmp(ty, "audio", 5) == 0) track[1] = e;
+            if (weir_json_string(cur[TR_TYPE], &ty, &tn) != 0 || tn != 5) continue;
+            if (memcmp(ty, "video", 5) == 0) memcpy(track[0], cur, sizeof cur);
+            if (memcmp(ty, "audio", 5) == 0) memcpy(track[1], cur, sizeof cur);
         }
     }
     row_begin(p, ev->timestamp);
     K("stream_id");
-    put_text(p, &p->row, jget(d, "stream_id"));
+    put_text(p, &p->row, v[IM_STREAM_ID]);
     K("request_id");
-    put_text(p, &p->row, jget(d, "request_id"));
+    put_text(p, &p->row, v[IM_REQUEST_ID]);
     K("pipeline_id");
-    put_text(p, &p->row, jget(d, "pipeline_id"));
+    put_text(p, &p->row, v[IM_PIPELINE_ID]);
     K("connection_quality");
-    put_text(p, &p->row, jget(s, "conn_quality"));
+    put_text(p, &p->row, st[ST_CONN_QUALITY]);
     for (int m = 0; m < 2; m++) {
-        weir_json tr = track[m]; /* MISSING when no element: every helper yields its default */
+        const weir_json *tr = track[m];
         weir_buf *r = &p->row;
         if (m == 0)
             LIT(r, ",\"video_jitter\":");
         else
             LIT(r, ",\"audio_jitter\":");
-        put_f32(r, jget(tr, "jitter"));
+        put_f32(r, tr[TR_JITTER]);
         weir_buf_append(r, m ? ",\"audio_packets_received\":" : ",\"video_packets_received\":", 26);
-        weir_buf_put_i64(r, wj_lint(jget(tr, "packets_received"), 0));
+        weir_buf_put_i64(r, wj_lint(tr[TR_PACKETS_RECEIVED], 0));
         weir_buf_append(r, m ? ",\"audio_packets_lost\":" : ",\"video_packets_lost\":", 22);
-        weir_buf_put_i64(r, wj_lint(jget(tr, "packets_lost"), 0));
+        weir_buf_put_i64(r, wj_lint(tr[TR_PACKETS_LOST], 0));
         weir_buf_append(r, m ? ",\"audio_packet_loss_pct\":" : ",\"video_packet_loss_pct\":", 25);
-        put_f32(r, jget(tr, "packet_loss_pct"));
+        put_f32(r, tr[TR_PACKET_LOSS_PCT]);
         weir_buf_append(r, m ? ",\"audio_rtt\":" : ",\"video_rtt\":", 13);
-        put_f32(r, jget(tr, "rtt"));
+        put_f32(r, tr[TR_RTT]);
         weir_buf_append(r, m ? ",\"audio_last_input_ts\":" : ",\"video_last_input_ts\":", 23);
-        put_f32(r, jget(tr, "last_input_ts"));
+        put_f32(r, tr[TR_LAST_INPUT_TS]);
         weir_buf_append(r, m ? ",\"audio_latency\":" : ",\"video_latency\":", 17);
-        put_f32(r, jget(tr, "latency"));
+        put_f32(r, tr[TR_LATENCY]);
     }
-    weir_json pcs = jget(s, "peer_conn_stats");
-    int64_t v;
+    weir_json pcs = st[ST_PEER_CONN_STATS];
+    int64_t n;
     K("bytes_received");
-    weir_buf_put_i64(&p->row, wj_nlong(jget(pcs, "BytesReceived"), &v) ? v : 0);
+    weir_buf_put_i64(&p->row, wj_nlong(jget(pcs, "BytesReceived"), &n) ? n : 0);
     K("bytes_sent");
-    weir_buf_put_i64(&p->row, wj_nlong(jget(pcs, "BytesSent"), &v) ? v : 0);
+    weir_buf_put_i64(&p->row, wj_nlong(jget(pcs, "BytesSent"), &n) ? n : 0);
     row_end_raw(p, ev->raw_json);
 }
 
 /* §6.3 stream_trace_events: event_timestamp, stream_id, request_id, pipeline_id,
  * orchestrator_address, orchestrator_url, trace_type, data_timestamp, raw_json. */
 static void row_stream_trace(dd_parser *p, const dd_event *ev, weir_json d) {
-    weir_json oi = jget(d, "orchestrator_info");
+    weir_json v[TE__N];
+    weir_json_get_many(d, &p->ks[KS_TE], v);
+    weir_json oi = v[TE_ORCH_INFO];
     int64_t dts;
     row_begin(p, ev->timestamp);
     K("stream_id");
-    put_text(p, &p->row, jget(d, "stream_id"));
+    put_text(p, &p->row, v[TE_STREAM_ID]);
     K("request_id");
-    put_text(p, &p->row, jget(d, "request_id"));
+    put_text(p, &p->row, v[TE_REQUEST_ID]);
     K("pipeline_id");
-    put_text(p, &p->row, jget(d, "pipeline_id"));
+    put_text(p, &p->row, v[TE_PIPELINE_ID]);
     K("orchestrator_address");
     put_text(p, &p->row, jget(oi, "address"));
     K("orchestrator_url");
     put_text(p, &p->row, jget(oi, "url"));
     K("trace_type");
-    put_text(p, &p->row, jget(d, "type"));
+    put_text(p, &p->row, v[TE_TYPE]);
     K("data_timestamp");
-    put_ts(&p->row, wj_ts(jget(d, "timestamp"), &dts) ? dts : ev->timestamp);
+    put_ts(&p->row, wj_ts(v[TE_TIMESTAMP], &dts) ? dts : ev->timestamp);
     row_end_raw(p, ev->raw_json);
 }
 
 /* §6.5 ai_stream_events: event_timestamp, stream_id, request_id, pipeline, pipeline_id,
  * event_type, message, capability, raw_json. */
 static void row_ai_stream_events(dd_parser *p, const dd_event *ev, weir_json d) {
+    static const char *const COLS[AE__N] = {
+        ",\"stream_id\":",  ",\"request_id\":", ",\"pipeline\":",  ",\"pipeline_id\":",
+        ",\"event_type\":", ",\"message\":",    ",\"capability\":"};
+    weir_json v[AE__N];
+    weir_json_get_many(d, &p->ks[KS_AE], v);
     row_begin(p, ev->timestamp);
-    K("stream_id");
-    put_text(p, &p->row, jget(d, "stream_id"));
-    K("request_id");
-    put_text(p, &p->row, jget(d, "request_id"));
-    K("pipeline");
-    put_text(p, &p->row, jget(d, "pipeline"));
-    K("pipeline_id");
-    put_text(p, &p->row, jget(d, "pipeline_id"));
-    K("event_type");
-    put_text(p, &p->row, jget(d, "type"));
-    K("message");
-    put_text(p, &p->row, jget(d, "message"));
-    K("capability");
-    put_text(p, &p->row, jget(d, "capability"));
+    for (int i = 0; i < AE__N; i++) {
+        weir_buf_puts(&p->row, COLS[i]);
+        put_text(p, &p->row, v[i]);
+    }
     row_end_raw(p, ev->raw_json);
 }
 
@@ -607,19 +721,17 @@ static void row_ai_stream_events(dd_parser *p, const dd_event *ev, weir_json d) 
  * orchestrator, face_value, price, num_tickets, win_prob, client_ip, capability,
  * raw_event_uid (Appendix A), raw_json. */
 static void row_payment(dd_parser *p, const dd_event *ev, weir_json d) {
-    /* {",\"column\":", source key}: pre-rendered keys, no formatting per row */
-    static const char *const COLS[][2] = {
-        {",\"request_id\":", "requestID"},   {",\"session_id\":", "sessionID"},
-        {",\"manifest_id\":", "manifestID"}, {",\"sender\":", "sender"},
-        {",\"recipient\":", "recipient"},    {",\"orchestrator\":", "orchestrator"},
-        {",\"face_value\":", "faceValue"},   {",\"price\":", "price"},
-        {",\"num_tickets\":", "numTickets"}, {",\"win_prob\":", "winProb"},
-        {",\"client_ip\":", "clientIP"},     {",\"capability\":", "capability"},
-    };
+    /* pre-rendered column keys, no formatting per row; source keys: PAY_KEYS, same order */
+    static const char *const COLS[PAY__N] = {
+        ",\"request_id\":",  ",\"session_id\":",   ",\"manifest_id\":", ",\"sender\":",
+        ",\"recipient\":",   ",\"orchestrator\":", ",\"face_value\":",  ",\"price\":",
+        ",\"num_tickets\":", ",\"win_prob\":",     ",\"client_ip\":",   ",\"capability\":"};
+    weir_json v[PAY__N];
+    weir_json_get_many(d, &p->ks[KS_PAY], v);
     row_begin(p, ev->timestamp);
-    for (size_t i = 0; i < sizeof COLS / sizeof COLS[0]; i++) {
-        weir_buf_puts(&p->row, COLS[i][0]);
-        put_text(p, &p->row, jget(d, COLS[i][1]));
+    for (size_t i = 0; i < PAY__N; i++) {
+        weir_buf_puts(&p->row, COLS[i]);
+        put_text(p, &p->row, v[i]);
     }
     put_raw_event_uid(&p->row, ev);
     row_end_raw(p, ev->raw_json);
@@ -637,13 +749,15 @@ static int parse_discovery(dd_parser *p, const dd_event *ev, weir_json d, dd_row
     int failed = 0, rc;
     while (weir_json_next(&it, NULL, NULL, &x)) {
         int32_t lat;
+        weir_json v[DR__N];
+        weir_json_get_many(x, &p->ks[KS_DR], v);
         row_begin(p, ev->timestamp);
         K("orchestrator_address");
-        put_text(p, &p->row, jget(x, "address"));
+        put_text(p, &p->row, v[DR_ADDRESS]);
         K("orchestrator_url");
-        put_text(p, &p->row, jget(x, "url"));
+        put_text(p, &p->row, v[DR_URL]);
         K("latency_ms");
-        weir_buf_put_i64(&p->row, wj_nint(jget(x, "latency_ms"), &lat) ? lat : 0);
+        weir_buf_put_i64(&p->row, wj_nint(v[DR_LATENCY_MS], &lat) ? lat : 0);
         put_raw_event_uid(&p->row, ev);
         weir_buf_reset(&p->tmp2);
         weir_json_write_compact(&p->tmp2, x, NULL);

@@ -179,6 +179,54 @@ static void test_duplicate_keys(void **state) {
         "\"k10\":10}");
 }
 
+/* weir_json_get_many: one pass, the same answers as weir_json_getn for every key (last
+ * duplicate wins, MISSING when absent or not an object), including keys longer than 16 bytes
+ * that share their first 16 bytes, and keys with escapes. */
+static void test_get_many(void **state) {
+    (void)state;
+    static const char *const keys[] = {
+        "a", "b", "missing", "orchestrator_info_address", "orchestrator_info_addresz", "q\"", ""};
+    const size_t n = sizeof keys / sizeof keys[0];
+    weir_json_keyset ks;
+    assert_int_equal(weir_json_keyset_init(&ks, keys, NULL, n), 0);
+    static const char *const docs[] = {
+        "{\"a\":1,\"b\":2,\"a\":{\"x\":3},\"orchestrator_info_address\":\"x\","
+        "\"orchestrator_info_addresz\":\"z\",\"q\\\"\":7,\"\":8,\"b\":9}",
+        "{}", "{\"A\":1,\"aa\":2}", "[1,2]", "\"text\""};
+    weir_json_parser *p = weir_json_parser_new();
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        weir_json r = parse_ok(p, docs[d]);
+        weir_json out[8];
+        weir_json_get_many(r, &ks, out);
+        for (size_t i = 0; i < n; i++) {
+            weir_json want = weir_json_getn(r, keys[i], strlen(keys[i]));
+            assert_int_equal(weir_json_is_missing(out[i]), weir_json_is_missing(want));
+            if (!weir_json_is_missing(want)) assert_true(out[i].idx == want.idx);
+        }
+    }
+    /* the expected values, spelled out for the first document */
+    weir_json r = parse_ok(p, docs[0]);
+    weir_json out[8];
+    weir_json_get_many(r, &ks, out);
+    assert_int_equal(weir_json_type_of(out[0]), WEIR_JSON_OBJECT); /* last "a" */
+    assert_int_equal(weir_json_int(out[1]), 9);                    /* last "b" */
+    assert_true(weir_json_is_missing(out[2]));
+    assert_int_equal(weir_json_int(out[5]), 7);
+    assert_int_equal(weir_json_int(out[6]), 8);
+    weir_json_parser_free(p);
+    /* a repeated key or too many keys are refused */
+    static const char *const dup[] = {"x", "x"};
+    assert_int_equal(weir_json_keyset_init(&ks, dup, NULL, 2), -1);
+    static char names[WEIR_JSON_KEYSET_MAX + 1][8];
+    const char *many[WEIR_JSON_KEYSET_MAX + 1];
+    for (int i = 0; i <= WEIR_JSON_KEYSET_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        many[i] = names[i];
+    }
+    assert_int_equal(weir_json_keyset_init(&ks, many, NULL, WEIR_JSON_KEYSET_MAX), 0);
+    assert_int_equal(weir_json_keyset_init(&ks, many, NULL, WEIR_JSON_KEYSET_MAX + 1), -1);
+}
+
 static void test_navigation(void **state) {
     (void)state;
     weir_json_parser *p = weir_json_parser_new();
@@ -554,6 +602,7 @@ static void test_reuse_and_fixtures(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_value_only),
+        cmocka_unit_test(test_get_many),
         cmocka_unit_test(test_empty_is_missing),
         cmocka_unit_test(test_strict_errors),
         cmocka_unit_test(test_invalid_utf8),

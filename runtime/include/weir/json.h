@@ -51,8 +51,8 @@ typedef enum weir_json_type {
  * ({0}) is a MISSING value. Valid only while its document is (see file comment).
  */
 typedef struct weir_json {
-    const void *doc;  /**< owning document, NULL for MISSING */
-    uint64_t idx;     /**< position in the document's tape */
+    const void *doc; /**< owning document, NULL for MISSING */
+    uint64_t idx;    /**< position in the document's tape */
 } weir_json;
 
 /** A reusable parser; owns the current document. */
@@ -81,13 +81,48 @@ const char *weir_json_parser_text(const weir_json_parser *p, size_t *len);
 /** Type of @p v. */
 weir_json_type weir_json_type_of(weir_json v);
 /** 1 if @p v is MISSING. */
-static inline int weir_json_is_missing(weir_json v) { return v.doc == NULL; }
+static inline int weir_json_is_missing(weir_json v) {
+    return v.doc == NULL;
+}
 
 /** Member @p key (NUL-terminated) of object @p obj; last duplicate wins. MISSING if @p obj is
  *  not an object or has no such key. */
 weir_json weir_json_get(weir_json obj, const char *key);
 /** Like weir_json_get() with an explicit key length. */
 weir_json weir_json_getn(weir_json obj, const char *key, size_t key_len);
+
+/** Maximum number of keys in a weir_json_keyset. */
+#define WEIR_JSON_KEYSET_MAX 64
+
+/**
+ * A fixed set of member names prepared for weir_json_get_many(): an open-addressing table of the
+ * keys' first 16 bytes and lengths (load factor <= 1/4). Caller-owned, no heap; fill it once with
+ * weir_json_keyset_init() and then share it read-only between threads. The key strings are
+ * borrowed (use literals). Fields are private.
+ */
+typedef struct weir_json_keyset {
+    uint32_t n, mask;
+    uint8_t slot[256];                                                /* key index + 1, 0 = empty */
+    uint64_t head[WEIR_JSON_KEYSET_MAX], head2[WEIR_JSON_KEYSET_MAX]; /* bytes 0-7, 8-15 */
+    uint32_t len[WEIR_JSON_KEYSET_MAX];
+    const char *key[WEIR_JSON_KEYSET_MAX];
+} weir_json_keyset;
+
+/**
+ * Prepares @p ks for the @p n keys @p keys (@p lens[i] bytes each; NULL lens = NUL-terminated).
+ * Returns 0, or -1 when @p n exceeds WEIR_JSON_KEYSET_MAX or a key is repeated.
+ */
+int weir_json_keyset_init(weir_json_keyset *ks, const char *const *keys, const size_t *lens,
+                          size_t n);
+
+/**
+ * Looks all keys of @p ks up in object @p obj with ONE pass over its members: out[i] receives the
+ * value of member keys[i] (the last one when the name is repeated, as weir_json_get()), MISSING
+ * when absent or when @p obj is not an object. Cheaper than separate lookups as soon as a few keys
+ * of the same object are needed (each weir_json_get() walks the members).
+ */
+void weir_json_get_many(weir_json obj, const weir_json_keyset *ks, weir_json *out);
+
 /** Dotted path lookup, e.g. "data.orchestrator_info.address"; each step as weir_json_get(). */
 weir_json weir_json_path(weir_json v, const char *dotted_path);
 
@@ -100,8 +135,8 @@ weir_json weir_json_at(weir_json arr, size_t i);
  *  last value). Zero-initialise, then call weir_json_next() until it returns 0. */
 typedef struct weir_json_iter {
     weir_json container;
-    uint64_t pos;  /**< internal cursor */
-    size_t n;      /**< number of items returned so far */
+    uint64_t pos; /**< internal cursor */
+    size_t n;     /**< number of items returned so far */
 } weir_json_iter;
 
 /** Starts an iteration over @p v (array or object; anything else yields nothing). */
