@@ -6,6 +6,7 @@ PKGS=(
   build-essential cmake pkg-config g++ clang-format cppcheck
   librdkafka-dev        # Kafka source/sink and the embedded (mock) cluster
   librocksdb-dev        # RocksDB keyed state backend (C API)
+  liblz4-dev            # LZ4: the session job's per-key state blobs
   libsimdjson-dev       # JSON parsing (C++ library behind a one-file C shim)
   libssl-dev            # SHA-256 (dedup payload hash) and Base64
   libxxhash-dev         # hash tables (state buffer, heap backend, sinks, JSON duplicate keys)

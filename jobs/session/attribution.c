@@ -19,10 +19,20 @@
 
 #include "jobs/session/session.h"
 
+/* The normalised strings of one ref that selection compares (§5.4), computed once when the
+ * ref enters the cache instead of per signal and candidate: keyify(model_id / orchestrator_url
+ * / gpu_id), norm(canonical_address) and the blank flags. */
+typedef struct ref_keys {
+    char mk[WS_LABEL_CAP], uk[WS_URL_CAP], gk[WS_LABEL_CAP], na[WS_ADDR_CAP];
+    uint64_t mh, uh, gh; /* hashes of mk, uk, gk: unequal hashes prove unequal strings */
+    uint8_t model_blank, canon_blank;
+} ref_keys;
+
 typedef struct ws_bucket {
     char key[WS_ADDR_CAP];
     int n;
     ws_snapshot *refs;
+    ref_keys *keys; /* keys[i] belongs to refs[i] (same capacity) */
 } ws_bucket;
 
 struct ws_cache {
@@ -52,8 +62,10 @@ ws_cache *ws_cache_new(int64_t ttl_ms, int max_per_key) {
 
 void ws_cache_free(ws_cache *c) {
     if (!c) return;
-    for (size_t i = 0; i < c->cap; i++)
+    for (size_t i = 0; i < c->cap; i++) {
         free(c->slots[i].refs);
+        free(c->slots[i].keys);
+    }
     free(c->slots);
     free(c);
 }
@@ -96,8 +108,13 @@ static ws_bucket *find_or_add(ws_cache *c, const char *key) {
     while (c->slots[i].refs)
         i = (i + 1) & m;
     b = &c->slots[i];
-    b->refs = calloc((size_t)c->max_per_key + 1, sizeof *b->refs);
-    if (!b->refs) return NULL;
+    ref_keys *keys = calloc((size_t)c->max_per_key + 1, sizeof *keys);
+    b->refs = keys ? calloc((size_t)c->max_per_key + 1, sizeof *b->refs) : NULL;
+    if (!b->refs) {
+        free(keys);
+        return NULL;
+    }
+    b->keys = keys;
     ws_copy(b->key, sizeof b->key, key);
     b->n = 0;
     c->used++;
@@ -119,6 +136,18 @@ static void keyify(char *out, size_t cap, const char *s) {
         ws_copy(out, cap, "__empty__");
     else
         ws_norm_addr(out, cap, s);
+}
+
+static void ref_keys_make(ref_keys *k, const ws_snapshot *r) {
+    keyify(k->mk, sizeof k->mk, r->model_id);
+    keyify(k->uk, sizeof k->uk, r->orchestrator_url);
+    keyify(k->gk, sizeof k->gk, r->gpu_id);
+    ws_norm_addr(k->na, sizeof k->na, r->canonical_address);
+    k->mh = fnv(k->mk);
+    k->uh = fnv(k->uk);
+    k->gh = fnv(k->gk);
+    k->model_blank = (uint8_t)ws_blank(r->model_id);
+    k->canon_blank = (uint8_t)ws_blank(r->canonical_address);
 }
 
 void ws_candidate_key(char *out, size_t cap, const ws_snapshot *r) {
@@ -147,11 +176,18 @@ weir_err ws_cache_upsert_key(ws_cache *c, const char *key, const ws_snapshot *re
         if (strcmp(k1, k2) == 0) break;
     }
     b->refs[i] = *ref; /* replace, or append into the spare slot */
+    ref_keys_make(&b->keys[i], ref);
     if (i == b->n) b->n++;
     /* prune: |reference_ts − ts| > 2 × ttl */
     int w = 0;
     for (int r = 0; r < b->n; r++)
-        if (absd(reference_ts, b->refs[r].snapshot_ts) <= 2 * c->ttl_ms) b->refs[w++] = b->refs[r];
+        if (absd(reference_ts, b->refs[r].snapshot_ts) <= 2 * c->ttl_ms) {
+            if (w != r) {
+                b->refs[w] = b->refs[r];
+                b->keys[w] = b->keys[r];
+            }
+            w++;
+        }
     b->n = w;
     /* bound: remove the oldest (ties: larger candidate key first) */
     while (b->n > c->max_per_key) {
@@ -166,6 +202,7 @@ weir_err ws_cache_upsert_key(ws_cache *c, const char *key, const ws_snapshot *re
             }
         }
         b->refs[victim] = b->refs[b->n - 1];
+        b->keys[victim] = b->keys[b->n - 1];
         b->n--;
     }
     return WEIR_OK;
@@ -188,31 +225,58 @@ int ws_compatible(const char *hint, const char *model) {
     return ws_blank(hint) || ws_blank(model) || ws_eq_trim_ci(hint, model);
 }
 
+/* The selection context with its hints normalised once per call (not per candidate). */
+typedef struct hints {
+    const ws_select_ctx *x;
+    int model_blank, url_set, gpu_set;
+    int model_norm_ok; /* hint fits mk: compatibility can compare normalised strings */
+    char mk[WS_LABEL_CAP], uk[WS_URL_CAP], gk[WS_LABEL_CAP];
+    uint64_t mh, uh, gh; /* as in ref_keys */
+} hints;
+
+static void hints_make(hints *h, const ws_select_ctx *x) {
+    h->x = x;
+    h->model_blank = ws_blank(x->model_hint);
+    h->model_norm_ok = !h->model_blank && !ws_norm_addr(h->mk, sizeof h->mk, x->model_hint);
+    if (h->model_norm_ok) h->mh = fnv(h->mk);
+    h->url_set = !ws_blank(x->url_hint);
+    if (h->url_set) {
+        keyify(h->uk, sizeof h->uk, x->url_hint);
+        h->uh = fnv(h->uk);
+    }
+    h->gpu_set = !ws_blank(x->gpu_hint);
+    if (h->gpu_set) {
+        keyify(h->gk, sizeof h->gk, x->gpu_hint);
+        h->gh = fnv(h->gk);
+    }
+}
+
+/* ws_eq_trim_ci(model_hint, r->model_id) for non-blank hint and model: both trimmed and ASCII
+ * lower-cased are equal (k->mk is the untruncated norm of model_id, which fits its array). */
+static int hint_eq_model(const hints *h, const ws_snapshot *r, const ref_keys *k) {
+    if (h->model_norm_ok) return h->mh == k->mh && strcmp(h->mk, k->mk) == 0;
+    return ws_eq_trim_ci(h->x->model_hint, r->model_id);
+}
+
+/* §5.3 compatible(model_hint, r->model_id). */
+static int hint_compatible(const hints *h, const ws_snapshot *r, const ref_keys *k) {
+    return h->model_blank || k->model_blank || hint_eq_model(h, r, k);
+}
+
 typedef struct score {
     int compat, url, gpu, fresh;
     int64_t delta, ts;
-    char mk[WS_LABEL_CAP], uk[WS_URL_CAP], gk[WS_LABEL_CAP];
+    const char *mk, *uk, *gk; /* into the candidate's ref_keys */
 } score;
 
-static void make_score(score *s, const ws_snapshot *r, const ws_select_ctx *x) {
-    s->compat = (!ws_blank(x->model_hint) && !ws_blank(r->model_id) &&
-                 ws_eq_trim_ci(x->model_hint, r->model_id))
-                    ? 0
-                    : 1;
-    keyify(s->mk, sizeof s->mk, r->model_id);
-    keyify(s->uk, sizeof s->uk, r->orchestrator_url);
-    keyify(s->gk, sizeof s->gk, r->gpu_id);
-    char h[WS_URL_CAP];
-    s->url = 1;
-    if (!ws_blank(x->url_hint)) {
-        keyify(h, sizeof h, x->url_hint);
-        s->url = strcmp(h, s->uk) == 0 ? 0 : 1;
-    }
-    s->gpu = 1;
-    if (!ws_blank(x->gpu_hint)) {
-        keyify(h, sizeof h, x->gpu_hint);
-        s->gpu = strcmp(h, s->gk) == 0 ? 0 : 1;
-    }
+static void make_score(score *s, const ws_snapshot *r, const ref_keys *k, const hints *h) {
+    const ws_select_ctx *x = h->x;
+    s->compat = (!h->model_blank && !k->model_blank && hint_eq_model(h, r, k)) ? 0 : 1;
+    s->mk = k->mk;
+    s->uk = k->uk;
+    s->gk = k->gk;
+    s->url = h->url_set && h->uh == k->uh && strcmp(h->uk, s->uk) == 0 ? 0 : 1;
+    s->gpu = h->gpu_set && h->gh == k->gh && strcmp(h->gk, s->gk) == 0 ? 0 : 1;
     s->delta = absd(x->signal_ts, r->snapshot_ts);
     s->ts = r->snapshot_ts;
     if (s->delta == 0)
@@ -240,36 +304,46 @@ static int cmp_score(const score *a, const score *b) {
     return strcmp(a->gk, b->gk);
 }
 
-int ws_select_best(const ws_snapshot *refs, int n, const ws_select_ctx *ctx) {
+/* §5.4 over refs[0..n) whose keys are keys[0..n) (or computed here when keys is NULL). */
+static int select_core(const ws_snapshot *refs, const ref_keys *keys, int n,
+                       const ws_select_ctx *ctx) {
     if (!refs || n <= 0) return -1;
+    hints h;
+    hints_make(&h, ctx);
+    ref_keys scratch[2]; /* keys == NULL: the best's keys and the current candidate's */
+    const ref_keys *k;
     /* ambiguity guard */
     const char *first = NULL;
-    char na[WS_ADDR_CAP], nb[WS_ADDR_CAP];
     for (int i = 0; i < n; i++) {
         const ws_snapshot *r = &refs[i];
-        if (!ws_compatible(ctx->model_hint, r->model_id)) continue;
         if (absd(ctx->signal_ts, r->snapshot_ts) > ctx->ttl_ms) continue;
-        if (ws_blank(r->canonical_address)) continue;
+        if (keys) {
+            k = &keys[i];
+        } else {
+            ref_keys_make(&scratch[0], r);
+            k = &scratch[0];
+        }
+        if (!hint_compatible(&h, r, k) || k->canon_blank) continue;
         if (!first) {
             first = r->canonical_address;
-            ws_norm_addr(na, sizeof na, first);
-        } else {
-            ws_norm_addr(nb, sizeof nb, r->canonical_address);
-            if (strcmp(na, nb) != 0) return -1;
+            memcpy(scratch[1].na, k->na, sizeof k->na);
+        } else if (strcmp(scratch[1].na, k->na) != 0) {
+            return -1;
         }
     }
-    int best = -1;
-    score bs, cs;
+    int best = -1, cur = 0;
+    score bs = {0}, cs;
     char bk[1024], ck[1024];
     for (int i = 0; i < n; i++) {
-        if (!ws_compatible(ctx->model_hint, refs[i].model_id)) continue;
-        make_score(&cs, &refs[i], ctx);
-        if (best < 0) {
-            best = i;
-            bs = cs;
-            continue;
+        if (keys) {
+            k = &keys[i];
+        } else {
+            ref_keys_make(&scratch[cur], &refs[i]);
+            k = &scratch[cur];
         }
-        int c = cmp_score(&cs, &bs);
+        if (!hint_compatible(&h, &refs[i], k)) continue;
+        make_score(&cs, &refs[i], k, &h);
+        int c = best < 0 ? -1 : cmp_score(&cs, &bs);
         if (c == 0) {
             ws_candidate_key(ck, sizeof ck, &refs[i]);
             ws_candidate_key(bk, sizeof bk, &refs[best]);
@@ -278,9 +352,22 @@ int ws_select_best(const ws_snapshot *refs, int n, const ws_select_ctx *ctx) {
         if (c < 0) {
             best = i;
             bs = cs;
+            cur ^= 1; /* keys == NULL: keep the best's scratch keys, compute into the other */
         }
     }
     return best;
+}
+
+int ws_select_best(const ws_snapshot *refs, int n, const ws_select_ctx *ctx) {
+    return select_core(refs, NULL, n, ctx);
+}
+
+const ws_snapshot *ws_cache_select(const ws_cache *c, const char *key, const ws_select_ctx *ctx) {
+    if (!c || ws_blank(key)) return NULL;
+    ws_bucket *b = find(c, key);
+    if (!b || b->n == 0) return NULL;
+    int i = select_core(b->refs, b->keys, b->n, ctx);
+    return i < 0 ? NULL : &b->refs[i];
 }
 
 const char *ws_attribution_method(int64_t signal_ts, int64_t snapshot_ts, int64_t ttl_ms,
@@ -345,6 +432,8 @@ weir_err ws_cache_set_bucket(ws_cache *c, const char *key, const ws_snapshot *re
     ws_bucket *b = find_or_add(c, key);
     if (!b) return WEIR_ENOMEM;
     memcpy(b->refs, refs, (size_t)n * sizeof *refs);
+    for (int i = 0; i < n; i++)
+        ref_keys_make(&b->keys[i], &refs[i]);
     b->n = n;
     return WEIR_OK;
 }

@@ -19,12 +19,18 @@
  *                     signals, capability rows and timers are processed in one event-time
  *                     order. Per key one value-state blob holds the session, coverage, segment
  *                     and param accumulators, the §6 join state (segment rows once, pending
- *                     status and trace events) and the two registered timer times.
- * Memory: heap entries own one malloc block (key | uid | encoded bytes). The capability cache
- * is per subtask (broadcast state: every subtask receives every row, so all copies are equal).
+ *                     status and trace events) and the two registered timer times. Event-time
+ *                     timers are the operator's own (timerq, fired in on_watermark()); the
+ *                     blobs a watermark touches are read in one multi-get (prefetch) and
+ *                     stored compressed with LZ4 (lz_compress).
+ * Memory: heap entries own one malloc block (key | uid | encoded bytes); each registered timer
+ * owns two copies of its key; the prefetch batch holds ≤ PF_MAX keys and blobs. The capability
+ * cache is per subtask (broadcast state: every subtask receives every row, so all copies are
+ * equal).
  */
 #include "jobs/session/job.h"
 
+#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +358,276 @@ static int pend_make(pend *p, int64_t ts, uint64_t seq, int32_t kg, const void *
     return 0;
 }
 
+/* ---- event-time timers held by the operator ----
+ * The same algorithm as the runtime's timer service (runtime/timers.c), with the registered
+ * set in memory instead of a RocksDB map: a min-heap of (time, key) entries plus the set of
+ * registered (key, time) pairs. Registering a pair already in the set is a no-op; deleting
+ * removes it from the set only (its heap entry is skipped when popped); a popped entry fires
+ * only if its pair is still registered, and is removed from the set first. Why: the runtime's
+ * set costs a RocksDB get + put per registration and a get + delete per firing (about a tenth of
+ * the job's CPU). Checkpointed as operator state (snapshot_state) and redistributed by key group
+ * on restore, like the buffered signals. Memory: two copies of the key per registered timer
+ * (the runtime's heap also keeps one). */
+
+typedef struct tq_entry {
+    int64_t ts;
+    int32_t kg;
+    uint32_t key_len;
+    unsigned char *key;
+} tq_entry;
+
+typedef struct tq_slot {
+    uint64_t h;
+    int64_t ts;
+    int32_t kg;
+    uint32_t key_len;
+    unsigned char *key; /* NULL = empty slot */
+} tq_slot;
+
+typedef struct timerq {
+    tq_entry *a; /* min-heap by ts */
+    size_t n, cap;
+    tq_slot *s; /* registered (key, ts): open addressing, linear probing, load <= 1/2 */
+    size_t scap, sn;
+} timerq;
+
+static uint64_t tq_hash(const void *key, size_t len, int64_t ts) {
+    return XXH3_64bits_withSeed(key, len, (uint64_t)ts);
+}
+
+static long tq_find(const timerq *q, const void *key, size_t len, int64_t ts, uint64_t h) {
+    if (!q->scap) return -1;
+    size_t m = q->scap - 1;
+    for (size_t i = h & m;; i = (i + 1) & m) {
+        const tq_slot *e = &q->s[i];
+        if (!e->key) return -1;
+        if (e->h == h && e->ts == ts && e->key_len == len && memcmp(e->key, key, len) == 0)
+            return (long)i;
+    }
+}
+
+static int tq_grow(timerq *q) {
+    size_t nc = q->scap ? q->scap * 2 : 1024;
+    tq_slot *ns = calloc(nc, sizeof *ns);
+    if (!ns) return -1;
+    for (size_t i = 0; i < q->scap; i++) {
+        if (!q->s[i].key) continue;
+        size_t j = q->s[i].h & (nc - 1);
+        while (ns[j].key)
+            j = (j + 1) & (nc - 1);
+        ns[j] = q->s[i];
+    }
+    free(q->s);
+    q->s = ns;
+    q->scap = nc;
+    return 0;
+}
+
+static int tq_push(timerq *q, int64_t ts, int32_t kg, const void *key, size_t len) {
+    if (q->n == q->cap) {
+        size_t nc = q->cap ? q->cap * 2 : 1024;
+        tq_entry *na = realloc(q->a, nc * sizeof *na);
+        if (!na) return -1;
+        q->a = na;
+        q->cap = nc;
+    }
+    unsigned char *k = malloc(len + 1);
+    if (!k) return -1;
+    memcpy(k, key, len);
+    size_t i = q->n++;
+    q->a[i] = (tq_entry){.ts = ts, .kg = kg, .key_len = (uint32_t)len, .key = k};
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (q->a[p].ts <= q->a[i].ts) break;
+        tq_entry t = q->a[p];
+        q->a[p] = q->a[i];
+        q->a[i] = t;
+        i = p;
+    }
+    return 0;
+}
+
+static tq_entry tq_pop(timerq *q) {
+    tq_entry top = q->a[0];
+    q->a[0] = q->a[--q->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < q->n && q->a[l].ts < q->a[m].ts) m = l;
+        if (r < q->n && q->a[r].ts < q->a[m].ts) m = r;
+        if (m == i) break;
+        tq_entry t = q->a[m];
+        q->a[m] = q->a[i];
+        q->a[i] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* Registers (key, ts): 0, or -1 on OOM. */
+static int tq_register(timerq *q, const void *key, size_t len, int32_t kg, int64_t ts) {
+    uint64_t h = tq_hash(key, len, ts);
+    if (tq_find(q, key, len, ts, h) >= 0) return 0; /* already registered */
+    if ((q->sn + 1) * 2 > q->scap && tq_grow(q)) return -1;
+    unsigned char *k = malloc(len + 1);
+    if (!k) return -1;
+    memcpy(k, key, len);
+    if (tq_push(q, ts, kg, key, len)) {
+        free(k);
+        return -1;
+    }
+    size_t m = q->scap - 1, i = h & m;
+    while (q->s[i].key)
+        i = (i + 1) & m;
+    q->s[i] = (tq_slot){.h = h, .ts = ts, .kg = kg, .key_len = (uint32_t)len, .key = k};
+    q->sn++;
+    return 0;
+}
+
+/* Unregisters (key, ts); returns 1 if it was registered. Backward-shift deletion keeps every
+ * probe chain intact without tombstones. */
+static int tq_remove(timerq *q, const void *key, size_t len, int64_t ts) {
+    long f = tq_find(q, key, len, ts, tq_hash(key, len, ts));
+    if (f < 0) return 0;
+    size_t m = q->scap - 1, i = (size_t)f, j = i;
+    free(q->s[i].key);
+    q->s[i].key = NULL;
+    q->sn--;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!q->s[j].key) break;
+        size_t home = q->s[j].h & m;
+        if (((j - home) & m) >= ((j - i) & m)) { /* home not in (i, j]: move into the hole */
+            q->s[i] = q->s[j];
+            q->s[j].key = NULL;
+            i = j;
+        }
+    }
+    return 1;
+}
+
+static void tq_free(timerq *q) {
+    for (size_t i = 0; i < q->n; i++)
+        free(q->a[i].key);
+    for (size_t i = 0; i < q->scap; i++)
+        free(q->s[i].key);
+    free(q->a);
+    free(q->s);
+    memset(q, 0, sizeof *q);
+}
+
+/* ---- batched blob reads ----
+ * Before a watermark is processed, the blobs of the keys it will touch (buffered signals and
+ * timers at or before it, at most PF_MAX keys) are read with one weir_value_multi_get() (one
+ * RocksDB MultiGet for those not in the backend's write buffer) and copied here; lc_load()
+ * takes them from here. Coherence: a key's entry is invalidated when this operator writes or
+ * clears its blob (the only writer), later loads of it go to the backend. The table is emptied
+ * when the watermark is done, so nothing here outlives one on_watermark() call. */
+#define PF_MAX 8192
+
+typedef struct pf_slot {
+    uint64_t h;
+    size_t koff, voff;
+    uint32_t klen, vlen;
+    uint8_t used, present, valid;
+} pf_slot;
+
+typedef struct prefetch {
+    pf_slot *s; /* open addressing, linear probing, 2 * PF_MAX slots (power of two) */
+    size_t cap, n;
+    weir_buf arena;         /* keys, then values */
+    weir_state_key *keys;   /* PF_MAX scratch */
+    weir_state_slice *vals; /* PF_MAX scratch */
+    uint32_t *slot_of;      /* PF_MAX scratch: table slot of keys[i] */
+    size_t *aux;            /* PF_MAX + 2 scratch: index heap of pf_refill_timers() */
+    int active, full;       /* full: more keys were due than PF_MAX */
+} prefetch;
+
+static long pf_find(const prefetch *f, const void *key, size_t len, uint64_t h, size_t *ins) {
+    size_t m = f->cap - 1;
+    for (size_t i = h & m;; i = (i + 1) & m) {
+        const pf_slot *e = &f->s[i];
+        if (!e->used) {
+            if (ins) *ins = i;
+            return -1;
+        }
+        if (e->h == h && e->klen == len && memcmp(f->arena.data + e->koff, key, len) == 0)
+            return (long)i;
+    }
+}
+
+/* Adds @p key to the batch (no-op when present or full). */
+static void pf_add(prefetch *f, const void *key, size_t len, int32_t kg) {
+    if (f->n >= PF_MAX) {
+        f->full = 1;
+        return;
+    }
+    uint64_t h = XXH3_64bits(key, len);
+    size_t ins;
+    if (pf_find(f, key, len, h, &ins) >= 0) return;
+    size_t off = f->arena.len;
+    weir_buf_append(&f->arena, key, len);
+    if (f->arena.oom) return;
+    f->s[ins] = (pf_slot){.h = h, .koff = off, .klen = (uint32_t)len, .used = 1};
+    f->keys[f->n] = (weir_state_key){.key = NULL, .len = len, .key_group = kg};
+    f->slot_of[f->n++] = (uint32_t)ins;
+}
+
+static void pf_reset(prefetch *f) {
+    if (f->n || f->active) memset(f->s, 0, f->cap * sizeof *f->s);
+    f->n = 0;
+    f->active = f->full = 0;
+    weir_buf_reset(&f->arena);
+}
+
+static void pf_free(prefetch *f) {
+    free(f->s);
+    free(f->keys);
+    free(f->vals);
+    free(f->slot_of);
+    free(f->aux);
+    weir_buf_free(&f->arena);
+}
+
+/* ---- blob compression ----
+ * A blob repeats its strings (the workflow session id, stream/request ids, gateway and event
+ * uids appear in several accumulators and segment rows) and holds runs of zero bytes: it
+ * shrinks about 3.6x. Smaller blobs mean more of them per RocksDB block and in the block cache,
+ * less write-buffer and compaction volume. Compressed with LZ4 (Debian's liblz4, already under
+ * RocksDB; see docs/dependencies.md) at acceleration 1: the same input gives the same bytes. */
+typedef struct lz_table {
+    LZ4_stream_t st; /* LZ4's working state, reused for every blob (no allocation) */
+} lz_table;
+
+/* Appends the compressed form of @p in (@p n bytes, < 2 GiB) to @p out (out->oom on failure). */
+static void lz_compress(lz_table *t, weir_buf *out, const unsigned char *in, size_t n) {
+    int bound = LZ4_compressBound((int)n);
+    if (bound <= 0 || weir_buf_reserve(out, (size_t)bound)) {
+        out->oom = 1;
+        return;
+    }
+    int w = LZ4_compress_fast_extState(&t->st, (const char *)in, out->data + out->len, (int)n,
+                                       bound, 1);
+    if (w <= 0) {
+        out->oom = 1;
+        return;
+    }
+    out->len += (size_t)w;
+    out->data[out->len] = '\0';
+}
+
+/* Replaces @p out by the decompressed form of @p p (@p n bytes) that must be @p raw_len bytes.
+ * 0, or -1 on malformed input (or OOM). */
+static int lz_decompress(weir_buf *out, const unsigned char *p, size_t n, size_t raw_len) {
+    weir_buf_reset(out);
+    if (raw_len > INT32_MAX || n > INT32_MAX || weir_buf_reserve(out, raw_len)) return -1;
+    int r = LZ4_decompress_safe((const char *)p, out->data, (int)n, (int)raw_len);
+    if (r < 0 || (size_t)r != raw_len) return -1;
+    out->len = raw_len;
+    out->data[raw_len] = '\0';
+    return 0;
+}
+
 /* ---- per-key state ---- */
 
 typedef struct lc_state {
@@ -369,6 +645,11 @@ typedef struct lc_local {
     weir_state *st;
     ws_cache *cache;
     heap caps, sigs;
+    timerq tq;       /* the operator's event-time timers (see above) */
+    prefetch pf;     /* blobs read ahead for the current watermark (see above) */
+    const void *key; /* the backend's current key (borrowed) and its key group */
+    size_t key_len;
+    int32_t kg;
     uint64_t seq;
     int64_t wm;
     int restored_broadcast;
@@ -376,7 +657,8 @@ typedef struct lc_local {
     ws_signal sig;
     ws_param_row prow;
     ws_segment rows[2];
-    weir_buf blob, part, row;
+    weir_buf blob, body, row, raw; /* raw: a decompressed blob body */
+    lz_table lz;
     weir_err rc;
     weir_counter *late, *expired, *rows_c[WS_T__COUNT], *cap_applied;
     /* state hygiene (issue #4.4): live keys of this subtask and the high-water marks of keys
@@ -415,6 +697,14 @@ static weir_err lc_open(weir_ctx *ctx) {
     if (!L) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory");
     L->be = weir_ctx_state_backend(ctx);
     if (!L->be) return weir_ctx_fail(ctx, WEIR_ESTATE, "lifecycle operator is not keyed");
+    L->pf.cap = 2 * PF_MAX;
+    L->pf.s = calloc(L->pf.cap, sizeof *L->pf.s);
+    L->pf.keys = malloc(PF_MAX * sizeof *L->pf.keys);
+    L->pf.vals = malloc(PF_MAX * sizeof *L->pf.vals);
+    L->pf.slot_of = malloc(PF_MAX * sizeof *L->pf.slot_of);
+    L->pf.aux = malloc((PF_MAX + 2) * sizeof *L->pf.aux);
+    if (!L->pf.s || !L->pf.keys || !L->pf.vals || !L->pf.slot_of || !L->pf.aux)
+        return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory");
     weir_state_desc d = {.name = WS_STATE_NAME, .kind = WEIR_STATE_VALUE, .ttl_ms = 0};
     weir_error e = {0};
     if (!(L->st = weir_state_register(L->be, &d, &e)))
@@ -442,10 +732,39 @@ static void lc_close(weir_ctx *ctx) {
     ws_join_free(L->cur.js);
     heap_free(&L->caps);
     heap_free(&L->sigs);
+    tq_free(&L->tq);
+    pf_free(&L->pf);
     weir_buf_free(&L->blob);
-    weir_buf_free(&L->part);
+    weir_buf_free(&L->body);
+    weir_buf_free(&L->raw);
     weir_buf_free(&L->row);
     free(L);
+}
+
+/* Notes the backend's current key (set by the runtime or by lc_set_key()): the operator's
+ * timers are registered for it. @p kg < 0: computed. */
+static void lc_note_key(lc_local *L, const void *key, size_t len, int32_t kg) {
+    L->key = key;
+    L->key_len = len;
+    L->kg = kg >= 0 ? kg : weir_key_group_of(key, len, weir_ctx_max_parallelism(L->ctx));
+}
+
+/* Makes @p key the backend's current key. */
+static weir_err lc_set_key(lc_local *L, const void *key, size_t len, int32_t kg) {
+    lc_note_key(L, key, len, kg);
+    weir_err rc = weir_state_set_current_key(L->be, key, len, L->kg);
+    return rc ? weir_ctx_fail(L->ctx, rc, "cannot set the current key") : WEIR_OK;
+}
+
+/* Registers / deletes an event-time timer of the current key (the operator's timer queue). */
+static weir_err lc_timer_register(lc_local *L, int64_t t) {
+    return tq_register(&L->tq, L->key, L->key_len, L->kg, t) ? WEIR_ENOMEM : WEIR_OK;
+}
+
+static weir_err lc_timer_delete(lc_local *L, int64_t t) {
+    tq_remove(&L->tq, L->key, L->key_len, t);
+    /* timers restored from a checkpoint of a version that used the runtime's timer service */
+    return weir_timer_count(L->ctx) ? weir_timer_delete(L->ctx, WEIR_TIME_EVENT, t) : WEIR_OK;
 }
 
 /* Emits the fact row in L->row to table @p t. */
@@ -478,37 +797,149 @@ static int on_status_row(void *ud, const ws_join_row *r) {
     return on_join_row(ud, r, WS_JOIN_STATUS);
 }
 
-/* ---- state blob: "WSL2" i64 retention_timer i64 join_timer, then u32-length-prefixed parts:
- *      session, coverage, segment, params, trace join (with segments), status join (pending) */
+/* ---- state blob: "WSL3" i64 retention_timer i64 join_timer u32 body length, then the body
+ *      compressed (lz_compress): u32-length-prefixed parts session, coverage, segment, params,
+ *      trace join (with segments), status join (pending). "WSL2" (an older version's blob, still
+ *      read): the same without the body length, the body not compressed. The timers stay
+ *      uncompressed at offsets 4 and 12 (collect_pending() reads the join timer). */
 
-static void put_part(lc_local *L) {
-    uint32_t n = (uint32_t)L->part.len;
-    weir_buf_append(&L->blob, &n, 4);
-    weir_buf_append(&L->blob, L->part.data, L->part.len);
-    weir_buf_reset(&L->part);
+/* Starts a u32-length-prefixed part of L->body: returns where its length goes. */
+static size_t part_begin(lc_local *L) {
+    size_t at = L->body.len;
+    uint32_t zero = 0;
+    weir_buf_append(&L->body, &zero, 4);
+    return at;
+}
+
+/* Ends the part begun at @p at: writes its length. */
+static void part_end(lc_local *L, size_t at) {
+    if (L->body.oom) return;
+    uint32_t n = (uint32_t)(L->body.len - at - 4);
+    memcpy(L->body.data + at, &n, 4);
+}
+
+/* The current key's blob changes: a batch entry for it is stale from now on. */
+static void pf_invalidate(lc_local *L) {
+    prefetch *f = &L->pf;
+    if (!f->active) return;
+    long i = pf_find(f, L->key, L->key_len, XXH3_64bits(L->key, L->key_len), NULL);
+    if (i >= 0) f->s[i].valid = 0;
+}
+
+/* Reads the blobs of the keys collected in L->pf with one multi-get and makes them current. */
+static weir_err pf_fetch(lc_local *L) {
+    prefetch *f = &L->pf;
+    if (f->arena.oom) return weir_ctx_fail(L->ctx, WEIR_ENOMEM, "out of memory");
+    if (!f->n) return WEIR_OK;
+    for (size_t i = 0; i < f->n; i++)
+        f->keys[i].key = f->arena.data + f->s[f->slot_of[i]].koff;
+    weir_err rc = weir_value_multi_get(L->st, f->keys, f->n, f->vals);
+    if (rc) return weir_ctx_fail(L->ctx, rc, "lifecycle state read failed");
+    /* the values are the backend's until its next call: copy them (offsets: the arena moves) */
+    for (size_t i = 0; i < f->n; i++) {
+        pf_slot *e = &f->s[f->slot_of[i]];
+        e->valid = 1;
+        e->present = f->vals[i].data != NULL;
+        if (!e->present) continue;
+        e->voff = f->arena.len;
+        e->vlen = (uint32_t)f->vals[i].len;
+        weir_buf_append(&f->arena, f->vals[i].data, f->vals[i].len);
+    }
+    if (f->arena.oom) return weir_ctx_fail(L->ctx, WEIR_ENOMEM, "out of memory");
+    f->active = 1;
+    return WEIR_OK;
+}
+
+/* Reads the blobs of the keys that processing a watermark @p wm will load: buffered signals
+ * and timers at or before it (at most PF_MAX keys; f->full says whether some were left). */
+static weir_err pf_begin(lc_local *L, int64_t wm) {
+    prefetch *f = &L->pf;
+    pf_reset(f);
+    for (size_t i = 0; i < L->sigs.n && !f->full; i++) {
+        const pend *p = &L->sigs.a[i];
+        if (p->ts <= wm) pf_add(f, p->mem, p->key_len, p->kg);
+    }
+    for (size_t i = 0; i < L->tq.n && !f->full; i++) {
+        const tq_entry *e = &L->tq.a[i];
+        if (e->ts <= wm) pf_add(f, e->key, e->key_len, e->kg);
+    }
+    return pf_fetch(L);
+}
+
+static int tq_idx_less(const timerq *q, size_t a, size_t b) {
+    return q->a[a].ts < q->a[b].ts;
+}
+
+/* More timers were due than one batch holds (e.g. the final watermark fires every retention
+ * timer): reads the blobs of the (up to) PF_MAX next timers at or before @p wm in time order,
+ * found by a best-first walk of the timer heap (an index heap of the walk's frontier). */
+static weir_err pf_refill_timers(lc_local *L, int64_t wm) {
+    prefetch *f = &L->pf;
+    const timerq *q = &L->tq;
+    size_t *aux = f->aux, na = 0, pops = 0;
+    pf_reset(f);
+    if (q->n) aux[na++] = 0;
+    while (na && !f->full && pops++ < 4 * PF_MAX) {
+        size_t i = aux[0];
+        if (q->a[i].ts > wm) break; /* the smallest of the frontier: nothing else is due */
+        aux[0] = aux[--na];         /* pop */
+        for (size_t k = 0;;) {
+            size_t l = 2 * k + 1, r = l + 1, m = k;
+            if (l < na && tq_idx_less(q, aux[l], aux[m])) m = l;
+            if (r < na && tq_idx_less(q, aux[r], aux[m])) m = r;
+            if (m == k) break;
+            size_t t = aux[k];
+            aux[k] = aux[m];
+            aux[m] = t;
+            k = m;
+        }
+        pf_add(f, q->a[i].key, q->a[i].key_len, q->a[i].kg);
+        for (size_t c = 2 * i + 1; c <= 2 * i + 2 && c < q->n && na < PF_MAX + 2; c++) {
+            size_t k = na++; /* push */
+            aux[k] = c;
+            while (k > 0 && tq_idx_less(q, aux[k], aux[(k - 1) / 2])) {
+                size_t t = aux[k];
+                aux[k] = aux[(k - 1) / 2];
+                aux[(k - 1) / 2] = t;
+                k = (k - 1) / 2;
+            }
+        }
+    }
+    f->full = 1; /* refill again when this batch is used up */
+    return pf_fetch(L);
 }
 
 static weir_err lc_store(lc_local *L) {
     lc_state *c = &L->cur;
     weir_buf_reset(&L->blob);
-    weir_buf_reset(&L->part);
-    weir_buf_append(&L->blob, "WSL2", 4);
+    weir_buf_reset(&L->body);
+    size_t at = part_begin(L);
+    ws_session_encode(&L->body, &c->s);
+    part_end(L, at);
+    at = part_begin(L);
+    ws_session_encode(&L->body, &c->cov);
+    part_end(L, at);
+    at = part_begin(L);
+    ws_segment_encode(&L->body, &c->seg);
+    part_end(L, at);
+    at = part_begin(L);
+    ws_params_encode(&L->body, &c->prm);
+    part_end(L, at);
+    at = part_begin(L);
+    ws_join_encode(&L->body, c->jt, 1);
+    part_end(L, at);
+    at = part_begin(L);
+    ws_join_encode(&L->body, c->js, 0);
+    part_end(L, at);
+    uint32_t body_len = (uint32_t)L->body.len;
+    weir_buf_append(&L->blob, "WSL3", 4);
     weir_buf_append(&L->blob, &c->retention_timer, 8);
     weir_buf_append(&L->blob, &c->join_timer, 8);
-    ws_session_encode(&L->part, &c->s);
-    put_part(L);
-    ws_session_encode(&L->part, &c->cov);
-    put_part(L);
-    ws_segment_encode(&L->part, &c->seg);
-    put_part(L);
-    ws_params_encode(&L->part, &c->prm);
-    put_part(L);
-    ws_join_encode(&L->part, c->jt, 1);
-    put_part(L);
-    ws_join_encode(&L->part, c->js, 0);
-    put_part(L);
-    if (L->blob.oom || L->part.oom)
+    weir_buf_append(&L->blob, &body_len, 4);
+    lz_compress(&L->lz, &L->blob, (const unsigned char *)L->body.data, L->body.len);
+    if (L->blob.oom || L->body.oom)
         return weir_ctx_fail(L->ctx, WEIR_ENOMEM, "out of memory encoding lifecycle state");
+    pf_invalidate(L);
     weir_err rc = weir_value_put(L->st, L->blob.data, L->blob.len);
     return rc ? weir_ctx_fail(L->ctx, rc, "lifecycle state write failed") : WEIR_OK;
 }
@@ -531,7 +962,18 @@ static weir_err lc_load(lc_local *L, const char *wsid, int *found) {
     lc_state *c = &L->cur;
     const void *v;
     size_t n;
-    weir_err rc = weir_value_get(L->st, &v, &n);
+    weir_err rc;
+    long pi = L->pf.active
+                  ? pf_find(&L->pf, L->key, L->key_len, XXH3_64bits(L->key, L->key_len), NULL)
+                  : -1;
+    if (pi >= 0 && L->pf.s[pi].valid) { /* read ahead for this watermark */
+        const pf_slot *e = &L->pf.s[pi];
+        rc = e->present ? WEIR_OK : WEIR_ENOTFOUND;
+        v = L->pf.arena.data + e->voff;
+        n = e->vlen;
+    } else {
+        rc = weir_value_get(L->st, &v, &n);
+    }
     ws_join_reset(c->jt, wsid ? wsid : "");
     ws_join_reset(c->js, wsid ? wsid : "");
     if (rc == WEIR_ENOTFOUND) {
@@ -548,10 +990,19 @@ static weir_err lc_load(lc_local *L, const char *wsid, int *found) {
     const unsigned char *p = v, *e = p + n;
     const void *d[6];
     size_t dn[6];
-    if (n < 20 || memcmp(p, "WSL2", 4) != 0) goto corrupt;
+    if (n < 20 || (memcmp(p, "WSL3", 4) != 0 && memcmp(p, "WSL2", 4) != 0)) goto corrupt;
     memcpy(&c->retention_timer, p + 4, 8);
     memcpy(&c->join_timer, p + 12, 8);
-    p += 20;
+    if (p[3] == '3') {
+        uint32_t body_len;
+        if (n < 24) goto corrupt;
+        memcpy(&body_len, p + 20, 4);
+        if (lz_decompress(&L->raw, p + 24, n - 24, body_len)) goto corrupt;
+        p = (const unsigned char *)L->raw.data;
+        e = p + body_len;
+    } else {
+        p += 20;
+    }
     for (int i = 0; i < 6; i++)
         if (get_part(&p, e, &d[i], &dn[i])) goto corrupt;
     if (p != e || ws_session_decode(d[0], dn[0], &c->s) ||
@@ -600,11 +1051,11 @@ static weir_err lc_timers(lc_local *L) {
     for (int i = 0; i < 2 && !rc; i++)
         if (old[i] != NO_TIMER && old[i] != want[0] && old[i] != want[1] &&
             (i == 0 || old[1] != old[0]))
-            rc = weir_timer_delete(L->ctx, WEIR_TIME_EVENT, old[i]);
+            rc = lc_timer_delete(L, old[i]);
     for (int i = 0; i < 2 && !rc; i++)
         if (want[i] != NO_TIMER && want[i] != old[0] && want[i] != old[1] &&
             (i == 0 || want[1] != want[0]))
-            rc = weir_timer_register(L->ctx, WEIR_TIME_EVENT, want[i]);
+            rc = lc_timer_register(L, want[i]);
     c->retention_timer = want_r;
     c->join_timer = want_j;
     return rc ? weir_ctx_fail(L->ctx, rc, "timer registration failed") : WEIR_OK;
@@ -619,12 +1070,13 @@ static weir_err lc_expire(lc_local *L) {
     ws_join_on_timer(c->js, INT64_MAX, on_status_row, L);
     if (L->rc) return L->rc;
     weir_err rc = WEIR_OK;
-    if (c->join_timer != NO_TIMER) rc = weir_timer_delete(L->ctx, WEIR_TIME_EVENT, c->join_timer);
+    if (c->join_timer != NO_TIMER) rc = lc_timer_delete(L, c->join_timer);
     if (!rc && c->retention_timer != NO_TIMER && c->retention_timer != c->join_timer)
-        rc = weir_timer_delete(L->ctx, WEIR_TIME_EVENT, c->retention_timer);
+        rc = lc_timer_delete(L, c->retention_timer);
     if (rc) return weir_ctx_fail(L->ctx, rc, "timer deletion failed");
     weir_counter_add(L->expired, 1);
     L->live--;
+    pf_invalidate(L);
     rc = weir_value_clear(L->st);
     return rc ? weir_ctx_fail(L->ctx, rc, "lifecycle state clear failed") : WEIR_OK;
 }
@@ -691,7 +1143,7 @@ static weir_err lc_apply(lc_local *L, const ws_signal *sig) {
             L->peak_live = L->live;
         }
     }
-    int64_t nt = (int64_t)weir_timer_count(L->ctx);
+    int64_t nt = (int64_t)(L->tq.n + weir_timer_count(L->ctx));
     if (nt > L->peak_timers) {
         weir_counter_add(L->c_peak_timers, nt - L->peak_timers);
         L->peak_timers = nt;
@@ -727,11 +1179,8 @@ static weir_err lc_drain(lc_local *L, int64_t upto) {
         if (cap) {
             rc = lc_apply_cap(L, p.mem, p.data_len);
         } else {
-            rc = weir_state_set_current_key(L->be, p.mem, p.key_len, p.kg);
-            if (rc)
-                rc = weir_ctx_fail(L->ctx, rc, "cannot set the current key");
-            else
-                rc = lc_apply_encoded(L, p.mem + p.key_len + p.uid_len, p.data_len);
+            rc = lc_set_key(L, p.mem, p.key_len, p.kg);
+            if (!rc) rc = lc_apply_encoded(L, p.mem + p.key_len + p.uid_len, p.data_len);
         }
         free(p.mem);
         if (rc) return rc;
@@ -751,6 +1200,7 @@ static weir_err lc_process(weir_ctx *ctx, const weir_record *rec) {
     }
     if (ts <= L->wm) { /* late: applied at once, in arrival order (spec §8) */
         weir_counter_add(L->late, 1);
+        lc_note_key(L, rec->key, rec->key_len, rec->key_group);
         return lc_apply_encoded(L, rec->value, rec->value_len);
     }
     wj_str uid;
@@ -807,7 +1257,7 @@ static weir_err lc_flush_all(lc_local *L) {
     if (!rc && kl.oom) rc = WEIR_ENOMEM;
     for (size_t i = 0; !rc && i < kl.n; i++) {
         int found;
-        if ((rc = weir_state_set_current_key(L->be, kl.k[i].key, kl.k[i].len, kl.k[i].kg)) ||
+        if ((rc = lc_set_key(L, kl.k[i].key, kl.k[i].len, kl.k[i].kg)) ||
             (rc = lc_load(L, "", &found)))
             break;
         L->rc = WEIR_OK;
@@ -822,23 +1272,45 @@ static weir_err lc_flush_all(lc_local *L) {
               : WEIR_OK;
 }
 
+static weir_err lc_fire(lc_local *L, int64_t t, const void *key, size_t key_len, int32_t kg);
+
+static weir_err lc_watermark(lc_local *L, int64_t wm) {
+    /* the operator's timers up to wm fire first, in time order (as the runtime's own timers
+     * fire before on_watermark()); a timer registered meanwhile at or before wm fires too */
+    while (L->tq.n && L->tq.a[0].ts <= wm) {
+        const tq_entry *top = &L->tq.a[0];
+        if (L->pf.full && pf_find(&L->pf, top->key, top->key_len,
+                                  XXH3_64bits(top->key, top->key_len), NULL) < 0) {
+            weir_err rc = pf_refill_timers(L, wm);
+            if (rc) return rc;
+        }
+        tq_entry e = tq_pop(&L->tq);
+        weir_err rc = WEIR_OK;
+        if (tq_remove(&L->tq, e.key, e.key_len, e.ts))
+            rc = lc_fire(L, e.ts, e.key, e.key_len, e.kg);
+        free(e.key);
+        if (rc) return rc;
+    }
+    return lc_drain(L, wm);
+}
+
 static weir_err lc_on_watermark(weir_ctx *ctx, int64_t wm) {
     lc_local *L = weir_ctx_local(ctx);
-    weir_err rc = lc_drain(L, wm);
+    weir_err rc = pf_begin(L, wm);
+    if (!rc) rc = lc_watermark(L, wm);
+    pf_reset(&L->pf);
     if (rc) return rc;
     if (wm > L->wm) L->wm = wm;
     return wm == INT64_MAX ? lc_flush_all(L) : WEIR_OK;
 }
 
-static weir_err lc_on_timer(weir_ctx *ctx, weir_time_domain d, int64_t t, const void *key,
-                            size_t key_len) {
-    lc_local *L = weir_ctx_local(ctx);
-    if (d != WEIR_TIME_EVENT) return WEIR_OK;
+/* An event-time timer of time @p t for @p key fired (the operator's queue, or the runtime's
+ * for timers restored from an older checkpoint). */
+static weir_err lc_fire(lc_local *L, int64_t t, const void *key, size_t key_len, int32_t kg) {
     /* everything that happened up to t comes first */
     weir_err rc = lc_drain(L, t);
     if (rc) return rc;
-    if ((rc = weir_state_set_current_key(L->be, key, key_len, -1)))
-        return weir_ctx_fail(ctx, rc, "cannot set the current key");
+    if ((rc = lc_set_key(L, key, key_len, kg))) return rc;
     int found;
     if ((rc = lc_load(L, "", &found)) || !found) return rc;
     lc_state *c = &L->cur;
@@ -860,7 +1332,15 @@ static weir_err lc_on_timer(weir_ctx *ctx, weir_time_domain d, int64_t t, const 
     return lc_store(L);
 }
 
-/* ---- operator state: "WSO2", cache, capability rows and signals not yet applied ---- */
+static weir_err lc_on_timer(weir_ctx *ctx, weir_time_domain d, int64_t t, const void *key,
+                            size_t key_len) {
+    if (d != WEIR_TIME_EVENT) return WEIR_OK;
+    return lc_fire(weir_ctx_local(ctx), t, key, key_len, -1);
+}
+
+/* ---- operator state: "WSO3", cache, capability rows and signals not yet applied, the
+ *      registered timers (u32 n, then per timer i64 ts, i32 key group, u32 key length, key).
+ *      "WSO2" (no timers: they were the runtime's) is still restored. ---- */
 
 static void put32(weir_buf *b, uint32_t v) {
     weir_buf_append(b, &v, 4);
@@ -901,7 +1381,7 @@ static void snap_heap(weir_buf *out, const heap *h) {
 static weir_err lc_snapshot(weir_ctx *ctx, const weir_barrier *b, weir_buf *out) {
     (void)b;
     lc_local *L = weir_ctx_local(ctx);
-    weir_buf_append(out, "WSO2", 4);
+    weir_buf_append(out, "WSO3", 4);
     put32(out, (uint32_t)ws_cache_keys(L->cache));
     snap_ctx s = {out, {0}};
     ws_cache_foreach(L->cache, snap_bucket, &s);
@@ -909,6 +1389,15 @@ static weir_err lc_snapshot(weir_ctx *ctx, const weir_barrier *b, weir_buf *out)
     weir_buf_free(&s.tmp);
     snap_heap(out, &L->caps);
     snap_heap(out, &L->sigs);
+    put32(out, (uint32_t)L->tq.sn);
+    for (size_t i = 0; i < L->tq.scap; i++) {
+        const tq_slot *e = &L->tq.s[i];
+        if (!e->key) continue;
+        weir_buf_append(out, &e->ts, 8);
+        weir_buf_append(out, &e->kg, 4);
+        put32(out, e->key_len);
+        weir_buf_append(out, e->key, e->key_len);
+    }
     if (oom || out->oom) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory in snapshot");
     return WEIR_OK;
 }
@@ -953,13 +1442,33 @@ static int restore_heap(lc_local *L, rdr *r, heap *h, int keep, weir_kg_range kg
     return 0;
 }
 
+/* The registered timers of a "WSO3" state: each new subtask keeps those of its key groups. */
+static int restore_timers(lc_local *L, rdr *r, weir_kg_range kgr) {
+    uint32_t n;
+    if (rget(r, &n, 4)) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t ts;
+        int32_t kg;
+        uint32_t kl;
+        if (rget(r, &ts, 8) || rget(r, &kg, 4) || rget(r, &kl, 4) || (size_t)(r->e - r->p) < kl)
+            return -1;
+        if (kg < 0) kg = weir_key_group_of(r->p, kl, weir_ctx_max_parallelism(L->ctx));
+        if (kg >= kgr.start && kg <= kgr.end && tq_register(&L->tq, r->p, kl, kg, ts)) return -2;
+        r->p += kl;
+    }
+    return 0;
+}
+
 static weir_err lc_restore(weir_ctx *ctx, const void *data, size_t len) {
     lc_local *L = lc_get(ctx);
     if (!L) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory");
     rdr r = {data, (const unsigned char *)data + len};
     char magic[4];
     uint32_t nkeys;
-    if (rget(&r, magic, 4) || memcmp(magic, "WSO2", 4) || rget(&r, &nkeys, 4)) goto corrupt;
+    if (rget(&r, magic, 4) || (memcmp(magic, "WSO3", 4) && memcmp(magic, "WSO2", 4)) ||
+        rget(&r, &nkeys, 4))
+        goto corrupt;
+    int with_timers = memcmp(magic, "WSO3", 4) == 0;
     /* broadcast state: every old subtask wrote the same cache and rows; keep the first copy */
     int keep = !L->restored_broadcast;
     ws_snapshot refs[64];
@@ -981,6 +1490,8 @@ static weir_err lc_restore(weir_ctx *ctx, const void *data, size_t len) {
     weir_kg_range kgr = weir_ctx_key_groups(ctx);
     int hr = restore_heap(L, &r, &L->caps, keep, kgr);
     if (!hr) hr = restore_heap(L, &r, &L->sigs, keep, kgr);
+    if (hr == -2) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory restoring state");
+    if (!hr && with_timers) hr = restore_timers(L, &r, kgr);
     if (hr == -2) return weir_ctx_fail(ctx, WEIR_ENOMEM, "out of memory restoring state");
     if (hr || r.p != r.e) goto corrupt;
     L->restored_broadcast = 1;

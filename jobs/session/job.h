@@ -24,10 +24,10 @@
  * session's state (docs: LIFECYCLE_STATE_*_RETENTION_MS).
  *
  * State: keyed value state WS_STATE_NAME (per workflow_session_id, checkpointed and rescaled
- * by key group); timers (runtime keyed state); operator state (snapshot_state): the capability
- * cache (broadcast state, identical on every subtask: restore keeps the first copy), the
- * capability rows and signals not yet reached by the watermark (signals are re-distributed by
- * key group on restore).
+ * by key group; compressed, see docs/session-job.md); operator state (snapshot_state): the
+ * capability cache (broadcast state, identical on every subtask: restore keeps the first copy),
+ * the capability rows and signals not yet reached by the watermark and the operator's event-time
+ * timers (signals and timers are re-distributed by key group on restore).
  */
 #ifndef WEIR_JOBS_SESSION_JOB_H
 #define WEIR_JOBS_SESSION_JOB_H

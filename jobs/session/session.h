@@ -235,6 +235,14 @@ int ws_compatible(const char *hint, const char *model);
  * ambiguous, no compatible). Full ties: the smaller candidate key wins (deterministic, §12.6).
  */
 int ws_select_best(const ws_snapshot *refs, int n, const ws_select_ctx *ctx);
+/**
+ * ws_select_best() over the bucket of @p key (normalised by the caller) in one step: returns
+ * the chosen ref (valid until the next upsert) or NULL (no bucket, empty, ambiguous, no
+ * compatible candidate). Same result as ws_select_best(ws_cache_bucket(...)), but uses the
+ * normalised candidate strings the cache computed when each ref was inserted (the hot path:
+ * three selections per signal).
+ */
+const ws_snapshot *ws_cache_select(const ws_cache *c, const char *key, const ws_select_ctx *ctx);
 /** §5.2 candidate key into @p out (cap ≥ 1024). */
 void ws_candidate_key(char *out, size_t cap, const ws_snapshot *ref);
 

@@ -70,12 +70,8 @@ static const ws_snapshot *lookup(const ws_cache *cache, const char *sig_addr, co
     char key[WS_ADDR_CAP];
     ws_norm_addr(key, sizeof key, ws_fnb(2, sig_addr, st_addr));
     if (ws_blank(key)) return NULL;
-    int n;
-    const ws_snapshot *b = ws_cache_bucket(cache, key, &n);
-    if (!b) return NULL;
     ws_select_ctx ctx = {model_hint, url_hint, gpu_hint, ts, ttl};
-    int i = ws_select_best(b, n, &ctx);
-    return i < 0 ? NULL : &b[i];
+    return ws_cache_select(cache, key, &ctx);
 }
 
 /* Two-phase resolution (§2.6 steps 3-5, §3.2, §4). Copies pipeline/model into the outputs and

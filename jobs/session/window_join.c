@@ -27,6 +27,7 @@ struct ws_join {
     size_t nsegs, capsegs;
     pending *pend;
     size_t npend, cappend;
+    ws_join_row *row; /* emission scratch, allocated on the first emitted row */
 };
 
 ws_join *ws_join_new(ws_join_kind kind, const char *wsid, int64_t wait_ms) {
@@ -42,6 +43,7 @@ void ws_join_free(ws_join *j) {
     if (!j) return;
     free(j->segs);
     free(j->pend);
+    free(j->row);
     free(j);
 }
 
@@ -61,10 +63,10 @@ static const ws_segment *find_segment(const ws_join *j, int64_t ts) {
     return best;
 }
 
-static int emit(const ws_join *j, const ws_signal *ev, const ws_segment *seg, int flag,
+static int emit(ws_join *j, const ws_signal *ev, const ws_segment *seg, int flag,
                 ws_join_emit_fn fn, void *ud) {
-    ws_join_row *r = malloc(sizeof *r); /* large struct: keep it off small stacks */
-    if (!r) return -1;
+    if (!j->row && !(j->row = malloc(sizeof *j->row))) return -1; /* large: not on the stack */
+    ws_join_row *r = j->row;
     r->ev = *ev;
     r->attributed = seg && flag && !ws_blank(seg->orchestrator_address);
     if (r->attributed)
@@ -72,9 +74,7 @@ static int emit(const ws_join *j, const ws_signal *ev, const ws_segment *seg, in
     else
         ws_segment_init(&r->seg);
     ws_copy(r->workflow_session_id, sizeof r->workflow_session_id, j->key);
-    int rc = fn ? fn(ud, r) : 0;
-    free(r);
-    return rc;
+    return fn ? fn(ud, r) : 0;
 }
 
 static int same_pending(const ws_join *j, const ws_signal *a, const ws_signal *b) {
@@ -177,26 +177,30 @@ static void put_u32(weir_buf *b, uint32_t v) {
     weir_buf_append(b, &v, 4);
 }
 
+/* Patches the u32 length placeholder at @p at with the bytes appended after it. */
+static void patch_len(weir_buf *out, size_t at) {
+    if (out->oom) return;
+    uint32_t n = (uint32_t)(out->len - at - 4);
+    memcpy(out->data + at, &n, 4);
+}
+
 void ws_join_encode(weir_buf *out, const ws_join *j, int with_segments) {
     weir_buf_append(out, "WSJ2", 4);
     put_u32(out, with_segments ? (uint32_t)j->nsegs : 0);
     put_u32(out, (uint32_t)j->npend);
-    weir_buf tmp = {0};
     for (size_t i = 0; with_segments && i < j->nsegs; i++) {
-        weir_buf_reset(&tmp);
-        ws_segment_encode(&tmp, &j->segs[i]);
-        put_u32(out, (uint32_t)tmp.len);
-        weir_buf_append(out, tmp.data, tmp.len);
+        size_t at = out->len;
+        put_u32(out, 0);
+        ws_segment_encode(out, &j->segs[i]);
+        patch_len(out, at);
     }
     for (size_t i = 0; i < j->npend; i++) {
-        weir_buf_reset(&tmp);
-        ws_signal_encode(&tmp, &j->pend[i].ev);
         weir_buf_append(out, &j->pend[i].deadline, 8);
-        put_u32(out, (uint32_t)tmp.len);
-        weir_buf_append(out, tmp.data, tmp.len);
+        size_t at = out->len;
+        put_u32(out, 0);
+        ws_signal_encode(out, &j->pend[i].ev);
+        patch_len(out, at);
     }
-    if (tmp.oom) out->oom = 1;
-    weir_buf_free(&tmp);
 }
 
 static int get(const unsigned char **p, const unsigned char *e, void *dst, size_t n) {
