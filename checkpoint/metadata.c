@@ -193,19 +193,6 @@ out:
     return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* fsync of a directory, so that a rename or unlink in it is durable. Filesystems that cannot
  * fsync a directory (EINVAL) are accepted. */
 static int fsync_dir(const char *dir) {
@@ -242,7 +229,7 @@ weir_err wck_metadata_write(const char *chk_dir, const wck_metadata *m, weir_err
     const char *step = NULL;
     if (fchmod(fd, 0644))
         step = "chmod";
-    else if (write_all(fd, buf, len))
+    else if (weir_write_all(fd, buf, len))
         step = "write";
     else if (fsync(fd))
         step = "fsync";

@@ -168,20 +168,6 @@ static void registry_close_all(fsink_registry *r) {
     r->n = r->cap = 0;
 }
 
-/** Writes all of @p p (@p n bytes) to @p fd. 0 or -1 with errno. */
-static int write_all(int fd, const char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static weir_err tx_open_inprogress(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *e);
 
 static weir_err flush_entry(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *e) {
@@ -191,14 +177,14 @@ static weir_err flush_entry(weir_ctx *ctx, weir_file_sink_conf *c, fsink_entry *
             weir_err rc = tx_open_inprogress(ctx, c, e);
             if (rc) return rc;
         }
-        if (write_all(e->fd, e->buf.data, e->buf.len) != 0)
+        if (weir_write_all(e->fd, e->buf.data, e->buf.len) != 0)
             return weir_ctx_fail(ctx, WEIR_EIO, "file sink: write to %s failed: %s", e->inprog,
                                  strerror(errno));
         weir_buf_reset(&e->buf);
     }
     if (e->buf.len > 0) {
         pthread_mutex_lock(&c->lock);
-        int rc = write_all(e->fd, e->buf.data, e->buf.len);
+        int rc = weir_write_all(e->fd, e->buf.data, e->buf.len);
         int err = errno;
         pthread_mutex_unlock(&c->lock);
         if (rc != 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int weir_mkdirs(const char *path) {
     char tmp[4096];
@@ -45,4 +46,18 @@ int weir_rmtree(const char *path) {
     struct stat st;
     if (lstat(path, &st)) return errno == ENOENT ? 0 : -1;
     return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int weir_write_all(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

@@ -75,18 +75,6 @@ int weir_fsync_dir(const char *dir) {
     return rc;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes @p data to @p dir/@p name atomically: name.tmp, fsync, rename, fsync the directory. */
 static weir_err write_file_atomic(const char *dir, const char *name, const void *data, size_t n,
                                   weir_error *err) {
@@ -95,7 +83,7 @@ static weir_err write_file_atomic(const char *dir, const char *name, const void 
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return weir_error_set(err, WEIR_EIO, 0, "creating '%s': %s", tmp, strerror(errno));
-    if (write_all(fd, data, n) || fsync(fd)) {
+    if (weir_write_all(fd, data, n) || fsync(fd)) {
         int saved = errno;
         close(fd);
         unlink(tmp);
@@ -509,7 +497,7 @@ static int cw_flush(cwriter *w) {
         return -1;
     }
     XXH3_64bits_update(w->h, w->buf.data, w->buf.len);
-    if (write_all(w->fd, w->buf.data, w->buf.len)) {
+    if (weir_write_all(w->fd, w->buf.data, w->buf.len)) {
         w->failed = errno ? errno : EIO;
         return -1;
     }
@@ -596,7 +584,7 @@ static weir_err snapshot_canonical(weir_state_backend *be, const char *dir, uint
     if (cw_flush(&w)) goto fail;
     unsigned char sum[8];
     weir_put_i64le(sum, (int64_t)XXH3_64bits_digest(w.h));
-    if (write_all(w.fd, sum, 8) || fsync(w.fd)) {
+    if (weir_write_all(w.fd, sum, 8) || fsync(w.fd)) {
         w.failed = errno ? errno : EIO;
         goto fail;
     }

@@ -5,6 +5,8 @@
 #ifndef WEIR_FS_H
 #define WEIR_FS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,6 +18,10 @@ int weir_mkdirs(const char *path);
 /** Removes @p path recursively, like `rm -rf` (a missing path is not an error).
  *  Returns 0, or -1 with errno set by the first failure. Does not follow symbolic links. */
 int weir_rmtree(const char *path);
+
+/** Writes all @p n bytes of @p p to @p fd, retrying short writes and EINTR.
+ *  Returns 0, or -1 with errno set by the failing write(). */
+int weir_write_all(int fd, const void *p, size_t n);
 
 #ifdef __cplusplus
 }
