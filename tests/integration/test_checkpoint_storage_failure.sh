@@ -45,8 +45,9 @@ for _ in $(seq 200); do
 done
 [ -f "$JD/chk-2/_metadata" ] || fail "no second checkpoint"
 make_ro "$JD"
-GOOD=$(ls "$JD" | sed -n 's/^chk-//p' | sort -n | while read -r n; do
-  [ -f "$JD/chk-$n/_metadata" ] && echo "$n"; done | tail -1)
+sleep 1 # a checkpoint already in flight (its chk-<n> existed) may still complete
+GOOD=$("$WEIR" checkpoints --json "$JD" | tail -1 | python3 -c \
+  'import json, sys; print(json.loads(sys.stdin.read())["checkpoint_id"])')
 echo "checkpoint directory read-only after checkpoint $GOOD"
 for _ in $(seq 300); do
   grep -q "restoring from checkpoint" "$TMP/run.log" && break
