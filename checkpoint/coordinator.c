@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "checkpoint/metadata.h"
+#include "weir/clock.h"
 #include "weir/fs.h"
 #include "weir/log.h"
 
@@ -65,18 +66,6 @@ struct wck_coord {
     weir_error sp_err;
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Ends the pending checkpoint as failed; returns 1 if the job must fail. Caller holds mu. */
 static int abort_locked(wck_coord *c, const char *reason, char *fail_msg, size_t cap) {
     pending *p = &c->pend;
@@ -102,7 +91,7 @@ static int abort_locked(wck_coord *c, const char *reason, char *fail_msg, size_t
     p->acked = NULL;
     p->id = 0;
     c->final_triggered = 0;
-    c->last_end_mono_ms = mono_ms();
+    c->last_end_mono_ms = weir_mono_ms();
     pthread_cond_broadcast(&c->done_cv);
     return fail;
 }
@@ -112,10 +101,10 @@ static void trigger_locked(wck_coord *c, int savepoint, int stop, weir_barrier *
     memset(p, 0, sizeof *p);
     p->id = c->next_id++;
     p->barrier.checkpoint_id = p->id;
-    p->barrier.timestamp_ms = wall_ms();
+    p->barrier.timestamp_ms = weir_wall_ms();
     p->barrier.is_savepoint = savepoint ? (stop ? 2 : 1) : 0;
     p->is_savepoint = savepoint;
-    p->trigger_mono_ms = mono_ms();
+    p->trigger_mono_ms = weir_mono_ms();
     c->last_trigger_mono_ms = p->trigger_mono_ms;
     if (savepoint)
         snprintf(p->dir, sizeof p->dir, "%s/savepoint-%.6s-%" PRId64, c->sp_target, c->job_id,
@@ -142,7 +131,7 @@ static void *coord_main(void *arg) {
     wck_coord *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
-        int64_t now = mono_ms();
+        int64_t now = weir_mono_ms();
         int64_t wait_ms = 50;
         char fail_msg[512] = "";
         int fail = 0, fire = 0;
@@ -197,11 +186,7 @@ static void *coord_main(void *arg) {
             pthread_mutex_lock(&c->mu);
         }
         if (c->stop) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        ts.tv_sec += wait_ms / 1000 + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = weir_deadline_after_ms(wait_ms);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
@@ -225,7 +210,7 @@ wck_coord *wck_coord_start(const wck_coord_conf *conf, weir_error *err) {
     snprintf(c->job_dir, sizeof c->job_dir, "%s/%s", c->base, c->job_id);
     c->job_name = strdup(conf->job_name ? conf->job_name : "");
     c->backend = strdup(conf->state_backend ? conf->state_backend : "heap");
-    c->last_trigger_mono_ms = c->last_end_mono_ms = mono_ms();
+    c->last_trigger_mono_ms = c->last_end_mono_ms = weir_mono_ms();
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_cond_init(&c->done_cv, NULL);
@@ -298,7 +283,7 @@ int64_t wck_coord_last_completed(wck_coord *c) {
  * mu; may set *fail for the job. */
 static int complete_locked(wck_coord *c, char *fail_msg, size_t cap, int *fail) {
     pending *p = &c->pend;
-    p->md.complete_ts_ms = wall_ms();
+    p->md.complete_ts_ms = weir_wall_ms();
     uint64_t total = 0;
     for (int i = 0; i < p->md.n_ops; i++)
         for (int s = 0; s < p->md.ops[i].n_subtasks; s++)
@@ -310,7 +295,7 @@ static int complete_locked(wck_coord *c, char *fail_msg, size_t cap, int *fail) 
         return 0;
     }
     int64_t id = p->id;
-    int64_t dur = mono_ms() - p->trigger_mono_ms;
+    int64_t dur = weir_mono_ms() - p->trigger_mono_ms;
     weir_log(WEIR_LOG_INFO, "checkpoint",
              "%s %" PRId64 " completed in %" PRId64 " ms (max synchronous pause %" PRId64
              " ms, %" PRIu64 " bytes): %s",
@@ -331,7 +316,7 @@ static int complete_locked(wck_coord *c, char *fail_msg, size_t cap, int *fail) 
     free(p->acked);
     p->acked = NULL;
     p->id = 0;
-    c->last_end_mono_ms = mono_ms();
+    c->last_end_mono_ms = weir_mono_ms();
     pthread_cond_broadcast(&c->done_cv);
     pthread_cond_broadcast(&c->cv);
     return 1;
@@ -404,7 +389,7 @@ weir_err wck_coord_savepoint(wck_coord *c, const char *target_dir, int stop, cha
     c->sp_stop = stop;
     c->sp_id = 0;
     pthread_cond_broadcast(&c->cv);
-    int64_t deadline = mono_ms() + c->conf.timeout_ms;
+    int64_t deadline = weir_mono_ms() + c->conf.timeout_ms;
     weir_err rc = WEIR_OK;
     int64_t id = 0;
     for (;;) {
@@ -414,15 +399,11 @@ weir_err wck_coord_savepoint(wck_coord *c, const char *target_dir, int stop, cha
             rc = weir_error_set(err, WEIR_ECANCELLED, 0, "job ended before the savepoint");
             break;
         }
-        if (mono_ms() > deadline) {
+        if (weir_mono_ms() > deadline) {
             rc = weir_error_set(err, WEIR_ETIMEOUT, 0, "savepoint timed out");
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = weir_deadline_after_ms(50);
         pthread_cond_timedwait(&c->done_cv, &c->mu, &ts);
     }
     if (!rc) {

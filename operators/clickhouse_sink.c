@@ -34,6 +34,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "weir/clock.h"
 #include "weir/connectors.h"
 #include "weir/json.h"
 #include "weir/log.h"
@@ -50,12 +51,6 @@
 #define PUMP_EVERY 64 /* records between non-blocking pumps */
 
 /* ------------------------------------------------------------------ helpers */
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t dflt(int64_t v, int64_t d) {
     return v > 0 ? v : d;
@@ -490,7 +485,7 @@ static void on_done(weir_ctx *ctx, ch_local *L, ch_batch *b, CURLcode cc) {
         batch_free(b);
         return;
     case R_TRANSIENT: {
-        int64_t now = mono_ms();
+        int64_t now = weir_mono_ms();
         if (!b->first_fail_ms) b->first_fail_ms = now;
         b->attempts++;
         weir_counter_add(t->c_retries, 1);
@@ -555,7 +550,7 @@ static void on_done(weir_ctx *ctx, ch_local *L, ch_batch *b, CURLcode cc) {
 /* Drives the multi handle: seals aged batches, re-queues due retries, starts requests and
  * handles completions; waits up to @p wait_ms for activity when > 0. */
 static void pump(weir_ctx *ctx, ch_local *L, int wait_ms) {
-    int64_t now = mono_ms();
+    int64_t now = weir_mono_ms();
     for (size_t i = 0; i < L->n_tables; i++) {
         ch_table *t = L->tables[i];
         if (t->open && now - t->open->first_ms >= L->max_time) seal(L, t);
@@ -587,7 +582,7 @@ static void pump(weir_ctx *ctx, ch_local *L, int wait_ms) {
         if (round || wait_ms <= 0) break;
         int w = wait_ms;
         if (next_retry != INT64_MAX) {
-            int64_t until = next_retry - mono_ms();
+            int64_t until = next_retry - weir_mono_ms();
             if (until < w) w = until < 1 ? 1 : (int)until;
         }
         if (L->in_flight > 0)
@@ -691,8 +686,8 @@ static weir_err ch_open(weir_ctx *ctx) {
     L->retry_max = dflt(c->retry_max_ms, D_RETRY_MAX_MS);
     L->retry_timeout = c->retry_timeout_ms > 0 ? c->retry_timeout_ms : 0;
     if (L->max_buffered < L->max_rows) L->max_buffered = L->max_rows;
-    L->rng =
-        ((uint64_t)mono_ms() * 2654435761u) ^ (((uint64_t)weir_ctx_subtask(ctx) + 1) << 32) ^ 1;
+    L->rng = ((uint64_t)weir_mono_ms() * 2654435761u) ^
+             (((uint64_t)weir_ctx_subtask(ctx) + 1) << 32) ^ 1;
     L->multi = curl_multi_init();
     if (!L->multi) {
         free(L);
@@ -744,7 +739,7 @@ static weir_err add_row(weir_ctx *ctx, ch_local *L, const weir_record *rec) {
     if (!t->open) {
         t->open = batch_new(t);
         if (!t->open) return weir_ctx_fail(ctx, WEIR_ENOMEM, "clickhouse sink: out of memory");
-        t->open->first_ms = mono_ms();
+        t->open->first_ms = weir_mono_ms();
     }
     if (batch_add(t->open, v, n, o))
         return weir_ctx_fail(ctx, WEIR_ENOMEM, "clickhouse sink: out of memory");

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "operators/kafka_common.h"
+#include "weir/clock.h"
 #include "weir/connectors.h"
 #include "weir/keygroup.h"
 #include "weir/log.h"
@@ -115,12 +116,6 @@ static ksrc *ksrc_get(weir_ctx *ctx) {
     return s;
 }
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /** Flink KafkaSourceEnumerator.getSplitOwner: ((topic.hashCode() * 31) & 0x7fffffff) % p,
  *  then (start + partition) % p. */
 static int32_t split_owner(const char *topic, int32_t partition, int32_t parallelism) {
@@ -185,7 +180,7 @@ static weir_err ksrc_open(weir_ctx *ctx) {
     }
     int32_t sub = weir_ctx_subtask(ctx), par = weir_ctx_parallelism(ctx);
     int64_t timeout = c->metadata_timeout_ms > 0 ? c->metadata_timeout_ms : 10000;
-    int64_t deadline = now_ms() + timeout;
+    int64_t deadline = weir_mono_ms() + timeout;
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char grp[300], tmo[32];
@@ -224,7 +219,7 @@ static weir_err ksrc_open(weir_ctx *ctx) {
     /* discover partitions and pick ours */
     size_t cap = 0;
     for (int t = 0; t < c->n_topics; t++) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - weir_mono_ms();
         if (left < 1) left = 1;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, c->topics[t], NULL);
         const struct rd_kafka_metadata *md = NULL;
@@ -287,7 +282,7 @@ static weir_err ksrc_open(weir_ctx *ctx) {
     for (size_t i = 0; i < s->n_parts; i++) {
         ksrc_part *kp = &s->parts[i];
         if (!c->bounded && kp->next != RD_KAFKA_OFFSET_END) continue;
-        int64_t lo = 0, hi = 0, left = deadline - now_ms();
+        int64_t lo = 0, hi = 0, left = deadline - weir_mono_ms();
         if (left < 1) left = 1;
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
             s->rk, c->topics[kp->topic_idx], kp->partition, &lo, &hi, (int)left);

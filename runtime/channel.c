@@ -8,6 +8,8 @@
  */
 #include "channel.h"
 
+#include "weir/clock.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -99,16 +101,8 @@ weir_batch *wch_take_batch(wchannel *c, size_t record_cap) {
 }
 
 int wgate_pop(wgate *g, wch_item *it, wchannel **from, int *more, int64_t timeout_ms) {
-    struct timespec deadline;
-    if (timeout_ms >= 0) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec deadline = {0, 0};
+    if (timeout_ms >= 0) deadline = weir_deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&g->mu);
     for (;;) {
         if (atomic_load(g->cancelled)) {

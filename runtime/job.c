@@ -37,6 +37,7 @@
 #include "graph_internal.h"
 #include "state_internal.h"
 #include "timers.h"
+#include "weir/clock.h"
 #include "weir/fs.h"
 #include "weir/job.h"
 #include "weir/keygroup.h"
@@ -132,11 +133,9 @@ struct weir_job {
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t wall_clock_ms(void *ud) {
+static int64_t wall_clock_ms(void *ud) { /* the default weir_clock_fn */
     (void)ud;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return weir_wall_ms();
 }
 
 static void job_fail(struct weir_job *j, weir_err code, const char *fmt, ...)
@@ -435,12 +434,6 @@ static weir_err task_flush(task *t) {
 
 /* ------------------------------------------------------------- checkpoints */
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void task_wake(task *t) {
     if (t->gate) wgate_poke(t->gate);
     pthread_mutex_lock(&t->mu);
@@ -459,7 +452,7 @@ static void task_snapshot(task *t, const weir_barrier *b) {
         atomic_store(&t->final_ack_id, b->checkpoint_id);
     char dir[1200];
     if (!wck_coord_snapshot_dir(j->coord, b->checkpoint_id, dir, sizeof dir)) return; /* aborted */
-    int64_t t0 = mono_ms();
+    int64_t t0 = weir_mono_ms();
     wck_ack_op *acks = calloc((size_t)t->nops, sizeof *acks);
     weir_buf *bufs = calloc((size_t)t->nops, sizeof *bufs);
     char(*rel)[256] = calloc((size_t)t->nops, sizeof *rel);
@@ -501,7 +494,7 @@ static void task_snapshot(task *t, const weir_barrier *b) {
     if (why[0])
         wck_coord_decline(j->coord, t->idx, b->checkpoint_id, why);
     else
-        wck_coord_ack(j->coord, t->idx, b->checkpoint_id, acks, t->nops, mono_ms() - t0);
+        wck_coord_ack(j->coord, t->idx, b->checkpoint_id, acks, t->nops, weir_mono_ms() - t0);
     for (int i = 0; bufs && i < t->nops; i++)
         weir_buf_free(&bufs[i]);
     free(bufs);
@@ -611,28 +604,17 @@ static void task_after_finish(task *t) {
     if (!j->coord) return;
     pthread_mutex_lock(&j->ck_mu);
     t->finished = 1;
-    weir_barrier b = t->trigger_b;
     int64_t pend = wck_coord_pending_id(j->coord);
+    weir_barrier cur = j->cur_b;
     pthread_mutex_unlock(&j->ck_mu);
     /* a checkpoint in flight that never reached this task through its (now ended) inputs */
-    if (pend && pend > t->acked_id) {
-        weir_barrier cur;
-        pthread_mutex_lock(&j->ck_mu);
-        cur = j->cur_b;
-        pthread_mutex_unlock(&j->ck_mu);
-        if (cur.checkpoint_id == pend) task_snapshot(t, &cur);
-    }
-    (void)b;
+    if (pend && pend > t->acked_id && cur.checkpoint_id == pend) task_snapshot(t, &cur);
     while (!atomic_load(&j->cancelled)) {
         if (task_mail(t)) return;
         int64_t fin = atomic_load(&t->final_ack_id);
         if (fin && atomic_load(&t->notified_id) >= fin) return;
         pthread_mutex_lock(&t->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = weir_deadline_after_ms(20);
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
         pthread_mutex_unlock(&t->mu);
     }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "checkpoint/metadata.h"
+#include "weir/clock.h"
 #include "weir/job.h"
 #include "weir/log.h"
 
@@ -35,12 +36,6 @@ typedef struct strategy {
     int64_t reset_ms;
     int64_t attempts_before_reset; /* exponential: -1 = unlimited */
 } strategy;
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static weir_err parse_double(const weir_config *c, const char *key, double dflt, double *out,
                              weir_error *err) {
@@ -105,9 +100,9 @@ weir_err weir_job_run(const weir_graph *g, const weir_job_options *opt, weir_job
     weir_job_options o = *opt;
     char restore[1200] = "";
     int64_t backoff = st.initial_ms, exp_attempts = 0;
-    unsigned seed = (unsigned)mono_ms();
+    unsigned seed = (unsigned)weir_mono_ms();
     for (int attempt = 0;; attempt++) {
-        int64_t started = mono_ms();
+        int64_t started = weir_mono_ms();
         weir_job *job = weir_job_start(g, &o, err);
         if (!job) return err && err->code ? err->code : WEIR_EINTERNAL;
         if (fn) fn(ud, job, attempt);
@@ -126,7 +121,7 @@ weir_err weir_job_run(const weir_graph *g, const weir_job_options *opt, weir_job
                 delay = st.delay_ms;
                 break;
             case RS_EXP:
-                if (mono_ms() - started >= st.reset_ms) { /* ran long enough: start over */
+                if (weir_mono_ms() - started >= st.reset_ms) { /* ran long enough: start over */
                     backoff = st.initial_ms;
                     exp_attempts = 0;
                 }

@@ -6,12 +6,13 @@
  * weir_job_run replaces it on every restart.
  */
 #include "tools/control.h"
+#include "weir/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,6 @@ struct weir_control {
     int64_t started_ms;
     char sp_dir[1024];
 };
-
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void weir_control_dir(char *out, size_t cap) {
     const char *d = getenv("WEIR_CONTROL_DIR");
@@ -200,7 +195,7 @@ weir_control *weir_control_start(const char *job_id, const char *job_name, weir_
     snprintf(c->job_id, sizeof c->job_id, "%s", job_id);
     snprintf(c->job_name, sizeof c->job_name, "%s", job_name);
     pthread_mutex_init(&c->mu, NULL);
-    c->started_ms = wall_ms();
+    c->started_ms = weir_wall_ms();
     char dir[200];
     weir_control_dir(dir, sizeof dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -281,10 +276,10 @@ weir_err weir_control_request(const char *job_id, const char *request, char *out
         return weir_error_set(err, WEIR_EIO, 0, "write: %s", strerror(errno));
     }
     size_t n = 0;
-    int64_t deadline = wall_ms() + timeout_ms;
+    int64_t deadline = weir_wall_ms() + timeout_ms;
     while (n < cap - 1) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - wall_ms();
+        int64_t left = deadline - weir_wall_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
             close(fd);
             return weir_error_set(err, WEIR_ETIMEOUT, 0, "no answer from job %s", job_id);

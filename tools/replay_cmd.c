@@ -25,6 +25,7 @@
 
 #include "jobs/replay/replay.h"
 #include "tools/cli.h"
+#include "weir/clock.h"
 #include "weir/weir.h"
 
 static const char replay_usage[] =
@@ -62,12 +63,6 @@ static void replay_on_signal(int sig) {
     if (g_replay_job) weir_job_drain(g_replay_job);
 }
 
-static int64_t replay_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* weir_job_wait() blocks, so progress is printed by a small thread while the main thread
  * waits; it only reads the job's atomic counters. */
 typedef struct progress_thread {
@@ -88,7 +83,7 @@ static void *progress_main(void *arg) {
         weir_buf_reset(&line);
         rp_progress_write(&line, &p);
         fprintf(stderr, "%s [%.1f s]\n", line.data ? line.data : "",
-                (double)(replay_mono_ms() - pt->t0) / 1000.0);
+                (double)(weir_mono_ms() - pt->t0) / 1000.0);
     }
     weir_buf_free(&line);
     return NULL;
@@ -216,7 +211,7 @@ int weir_cmd_replay(int argc, char **argv) {
     weir_job_options jo;
     memset(&jo, 0, sizeof jo);
     jo.state_backend = "heap"; /* the replay job keeps no keyed state */
-    int64_t t0 = replay_mono_ms();
+    int64_t t0 = weir_mono_ms();
     job = weir_job_start(rp_job_graph(rj), &jo, &err);
     if (!job) {
         fprintf(stderr, "weir run replay: %s\n", err.msg);
@@ -238,7 +233,7 @@ int weir_cmd_replay(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     g_replay_job = NULL;
-    int64_t elapsed = replay_mono_ms() - t0;
+    int64_t elapsed = weir_mono_ms() - t0;
     if (rc) {
         fprintf(stderr, "weir run replay: job failed: %s\n", err.msg);
     } else {

@@ -5,6 +5,7 @@
 #define WEIR_WEIR_H
 
 #include "weir/buf.h"
+#include "weir/clock.h"
 #include "weir/config.h"
 #include "weir/element.h"
 #include "weir/error.h"
