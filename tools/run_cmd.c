@@ -28,6 +28,7 @@
 #include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/gen.h"
+#include "weir/clock.h"
 #include "weir/fs.h"
 #include "weir/weir.h"
 
@@ -96,12 +97,6 @@ static weir_job *volatile g_job;
 static void on_signal(int sig) {
     (void)sig;
     if (g_job) weir_job_drain(g_job);
-}
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* mkdir -p, then writable? 0 or -1 with errno. */
@@ -270,11 +265,12 @@ static void on_job_started(void *ud, weir_job *job, int attempt) {
                 weir_job_id(job), (long long)weir_job_restored_from(job));
 }
 
-/* Checkpointing and restore options (issue #3): --checkpoint-dir resumes from the latest
- * completed checkpoint found there unless --fresh or -s is given. 0 or -1 (message printed). */
-static int run_fault_tolerance(weir_job_options *jo, const weir_graph *g, const char *ck_dir,
-                               const char *job_id, const char *from_sp, int allow_nr, int fresh,
-                               char *restore_buf, size_t cap) {
+/* Checkpointing and restore options (issue #3) for the job @p job_id: --checkpoint-dir resumes
+ * from the latest completed checkpoint found there unless --fresh or -s is given. 0 or -1
+ * (message printed). */
+static int run_fault_tolerance(weir_job_options *jo, const char *ck_dir, const char *job_id,
+                               const char *from_sp, int allow_nr, int fresh, char *restore_buf,
+                               size_t cap) {
     jo->checkpoint_dir = ck_dir;
     jo->job_id = job_id;
     jo->allow_non_restored_state = allow_nr;
@@ -287,13 +283,8 @@ static int run_fault_tolerance(weir_job_options *jo, const weir_graph *g, const 
         if (fresh) fputs("weir run: --fresh has no effect without --checkpoint-dir\n", stderr);
         return 0;
     }
-    char jid[40];
-    if (job_id)
-        snprintf(jid, sizeof jid, "%s", job_id);
-    else
-        wck_job_id_for(weir_graph_job_name(g), jid);
     char jd[1200];
-    snprintf(jd, sizeof jd, "%s/%s", ck_dir, jid);
+    snprintf(jd, sizeof jd, "%s/%s", ck_dir, job_id);
     if (fresh) {
         if (weir_rmtree(jd) != 0 && errno != ENOENT) {
             fprintf(stderr, "weir run: --fresh: cannot remove %s: %s\n", jd, strerror(errno));
@@ -623,8 +614,13 @@ int weir_cmd_run(int argc, char **argv) {
     jo.state_dir = state_dir;
     jo.config = cfg;
     if (!ck_dir) ck_dir = weir_config_get(cfg, "state.checkpoints.dir", NULL);
-    if (run_fault_tolerance(&jo, graph, ck_dir, job_id_opt, from_sp, allow_nr, fresh,
-                            restore_buf, sizeof restore_buf)) {
+    char jid[40]; /* --job-id, else derived from the job name (as weir_job_start would) */
+    if (job_id_opt)
+        snprintf(jid, sizeof jid, "%s", job_id_opt);
+    else
+        wck_job_id_for(weir_graph_job_name(graph), jid);
+    if (run_fault_tolerance(&jo, ck_dir, jid, from_sp, allow_nr, fresh, restore_buf,
+                            sizeof restore_buf)) {
         status = 2;
         goto done;
     }
@@ -646,7 +642,7 @@ int weir_cmd_run(int argc, char **argv) {
         else
             jo.rocksdb_block_cache_bytes = (size_t)bytes;
     }
-    int64_t t0 = now_ms();
+    int64_t t0 = weir_mono_ms();
     if (embedded && jo.checkpoint_dir) {
         fputs("weir run: --checkpoint-dir needs a Kafka that outlives the process: use\n"
               "  `weir kafka embedded` and --kafka BOOTSTRAP, or --input files\n",
@@ -673,15 +669,11 @@ int weir_cmd_run(int argc, char **argv) {
     }
     run_ctl ctl = {.fd = &fd};
     {
-        char jid[40];
-        if (jo.job_id)
-            snprintf(jid, sizeof jid, "%s", jo.job_id);
-        else
-            wck_job_id_for(weir_graph_job_name(graph), jid);
         ctl.control = weir_control_start(jid, weir_graph_job_name(graph), &err);
         if (!ctl.control)
-            fprintf(stderr, "weir run: no control socket (%s); savepoint/stop/cancel will not "
-                            "reach this job\n",
+            fprintf(stderr,
+                    "weir run: no control socket (%s); savepoint/stop/cancel will not "
+                    "reach this job\n",
                     err.msg);
         weir_control_set_savepoint_dir(ctl.control,
                                        weir_config_get(cfg, "state.savepoints.dir", NULL));
@@ -702,7 +694,7 @@ int weir_cmd_run(int argc, char **argv) {
     on_job_started(&ctl, job, 0);
     if (embedded) {
         /* wait until everything was produced and consumed, then drain */
-        int64_t last = -1, since = now_ms();
+        int64_t last = -1, since = weir_mono_ms();
         for (;;) {
             int64_t in = weir_metrics_value(weir_job_metrics(job), "quality_gate.input");
             if (atomic_load(&fd.done) &&
@@ -710,8 +702,8 @@ int weir_cmd_run(int argc, char **argv) {
                 break;
             if (in != last) {
                 last = in;
-                since = now_ms();
-            } else if (now_ms() - since > 60000) {
+                since = weir_mono_ms();
+            } else if (weir_mono_ms() - since > 60000) {
                 fprintf(stderr, "weir run: the job consumed nothing for 60 s (%lld of %lld)\n",
                         (long long)in, (long long)atomic_load(&fd.produced));
                 break;
@@ -723,7 +715,7 @@ int weir_cmd_run(int argc, char **argv) {
     rc = weir_job_wait(job, &err);
 finished:
     g_job = NULL;
-    int64_t elapsed = now_ms() - t0;
+    int64_t elapsed = weir_mono_ms() - t0;
     if (feeder_started) {
         pthread_join(feeder_th, NULL);
         feeder_started = 0;
