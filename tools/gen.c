@@ -963,6 +963,8 @@ static void gen_usage(FILE *f) {
           "  --output FILE|-          write to FILE or stdout '-' (default -)\n"
           "  --kafka BOOTSTRAP        produce to Kafka instead (needs --topic)\n"
           "  --topic T                Kafka topic\n"
+          "  --compression CODEC      producer compression.type: lz4 (default), none, gzip,\n"
+          "                           snappy, zstd\n"
           "  --help                   this text\n"
           "At the end a JSON summary {count, duplicates, malformed, elapsed_ms} goes to stderr.\n",
           f);
@@ -1001,7 +1003,7 @@ int weir_cmd_gen(int argc, char **argv) {
     o.count = 10000;
     g_kafka_failed = 0;
     double rate = 0;
-    const char *output = "-", *bootstrap = NULL, *topic = NULL;
+    const char *output = "-", *bootstrap = NULL, *topic = NULL, *compression = "lz4";
     static const struct option longopts[] = {{"count", required_argument, 0, 'n'},
                                              {"seed", required_argument, 0, 's'},
                                              {"dup-fraction", required_argument, 0, 'd'},
@@ -1014,12 +1016,13 @@ int weir_cmd_gen(int argc, char **argv) {
                                              {"output", required_argument, 0, 'o'},
                                              {"kafka", required_argument, 0, 'k'},
                                              {"topic", required_argument, 0, 't'},
+                                             {"compression", required_argument, 0, 'c'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:d:m:S:O:b:p:r:o:k:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:s:d:m:S:O:b:p:r:o:k:t:c:h", longopts, NULL)) != -1) {
         uint64_t u = 0;
         int bad = 0;
         switch (c) {
@@ -1066,6 +1069,9 @@ int weir_cmd_gen(int argc, char **argv) {
         case 't':
             topic = optarg;
             break;
+        case 'c':
+            compression = optarg;
+            break;
         case 'h':
             gen_usage(stdout);
             return 0;
@@ -1106,7 +1112,7 @@ int weir_cmd_gen(int argc, char **argv) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr) ||
-            rd_kafka_conf_set(conf, "compression.type", "lz4", errstr, sizeof errstr) ||
+            rd_kafka_conf_set(conf, "compression.type", compression, errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, sizeof errstr) ||
             rd_kafka_conf_set(conf, "message.timeout.ms", "30000", errstr, sizeof errstr) ||
             /* a random partition per message: the sticky partitioner piles whole batches onto a
