@@ -1,7 +1,9 @@
 /*
  * tools/weir.c - entry point of the `weir` command: dispatches to the subcommands.
  */
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/cli.h"
@@ -28,7 +30,25 @@ static const char usage[] =
     "Environment: the jobs read the QUALITY_*, CLICKHOUSE_* variables of the specs;\n"
     "WEIR_LOG_LEVEL=error|warn|info|debug sets the log level (default warn).\n";
 
+/* The process's allocator policy (a program's decision, so it lives here and not in the
+ * library). glibc serves blocks above a dynamic threshold with fresh mmap()s, and returns free
+ * memory at the top of each heap to the kernel. librdkafka allocates every fetch response (up to
+ * a few MB) that way and frees it once its messages are consumed, so every page of every response
+ * was faulted in, zeroed and unmapped again: about a third of the dedup job's system time
+ * (perf: _copy_to_iter -> do_anonymous_page under recvmsg). Keeping blocks up to 32 MB on the
+ * heaps and not trimming them recycles those pages instead. The price is that memory freed after
+ * a peak stays with the process, as with jemalloc or tcmalloc. A user who sets
+ * GLIBC_TUNABLES decides for themselves. */
+static void tune_allocator(void) {
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (t && strstr(t, "glibc.malloc.")) return;
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_TOP_PAD, 64 << 20);
+}
+
 int main(int argc, char **argv) {
+    tune_allocator();
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
