@@ -27,6 +27,7 @@
  * allocates a PinnableSlice per found value (get) and copies found values (multi_get).
  * A value returned by a getter is held (pinned slice / multi-get copies) until the next call.
  */
+#include "runtime/sst_writer.h"
 #include "state_internal.h"
 #include "weir/fs.h"
 #include "weir/log.h"
@@ -48,6 +49,10 @@
 #define META_PREFIX "weir/state/"
 #define DEFAULT_CACHE (64u << 20)
 #define DEFAULT_WRITE_BUFFER (64u << 20)
+
+/* The table format of every SST file: RocksDB's own (flushes, compactions) and the files weir
+ * writes for ingestion (sst_writer.h). */
+static const weir_sst_format SST_FORMAT = {.bloom_bits_per_key = 10, .format_version = 5, .lz4 = 1};
 
 struct rdb_backend;
 
@@ -89,11 +94,10 @@ typedef struct rdb_backend {
     rocksdb_column_family_handle_t **cflist;
     size_t nheld; /* vlist[0..nheld) still to free */
     char *dir;    /* database directory (ingested SST files are written there first) */
-    rocksdb_envoptions_t *envo;
     rocksdb_ingestexternalfileoptions_t *ingest;
     uint64_t ingest_seq;
     /* restore: one SST file being written for one column family (see rdb_restore_put) */
-    rocksdb_sstfilewriter_t *rs_w;
+    weir_sst_writer *rs_w;
     rdb_cf *rs_cf;
     char rs_path[1400];
     weir_buf rs_key, rs_last;
@@ -730,8 +734,7 @@ static weir_err vb_flush(rdb_backend *rb, rdb_cf *c) {
     snprintf(path, sizeof path, "%s/weir-ingest-%llu.sst", rb->dir,
              (unsigned long long)++rb->ingest_seq);
     char *e = NULL;
-    rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(rb->envo, rb->opts);
-    rocksdb_sstfilewriter_open(w, path, &e);
+    weir_sst_writer *w = weir_sst_writer_open(&SST_FORMAT, path, &e);
     for (size_t k = 0; !e && k < vb->n; k++) {
         const vb_sortkey *en = &order[k];
         if (k + 8 < vb->n) { /* the arena is read in random order: fetch ahead */
@@ -740,12 +743,12 @@ static weir_err vb_flush(rdb_backend *rb, rdb_cf *c) {
         }
         const char *key = vb->arena.data + en->koff;
         if (en->vlen == UINT32_MAX)
-            rocksdb_sstfilewriter_delete(w, key, en->klen, &e);
+            weir_sst_writer_delete(w, key, en->klen, &e);
         else
-            rocksdb_sstfilewriter_put(w, key, en->klen, vb->arena.data + en->voff, en->vlen, &e);
+            weir_sst_writer_put(w, key, en->klen, vb->arena.data + en->voff, en->vlen, &e);
     }
-    if (!e) rocksdb_sstfilewriter_finish(w, &e);
-    rocksdb_sstfilewriter_destroy(w);
+    if (!e) weir_sst_writer_finish(w, &e);
+    weir_sst_writer_free(w);
     if (!e) {
         const char *files[1] = {path};
         rocksdb_ingest_external_file_cf(rb->db, c->h, files, 1, rb->ingest, &e);
@@ -1210,8 +1213,8 @@ static weir_err rdb_snapshot_native(weir_state_backend *be, const char *dir, uin
 static weir_err rs_finish(rdb_backend *rb) {
     if (!rb->rs_w) return WEIR_OK;
     char *e = NULL;
-    if (rb->rs_n) rocksdb_sstfilewriter_finish(rb->rs_w, &e);
-    rocksdb_sstfilewriter_destroy(rb->rs_w);
+    if (rb->rs_n) weir_sst_writer_finish(rb->rs_w, &e);
+    weir_sst_writer_free(rb->rs_w);
     rb->rs_w = NULL;
     if (!e && rb->rs_n) {
         const char *files[1] = {rb->rs_path};
@@ -1254,18 +1257,17 @@ static weir_err rdb_restore_put(weir_state *s, const weir_state_entry *en, int64
         snprintf(rb->rs_path, sizeof rb->rs_path, "%s/weir-restore-%llu.sst", rb->dir,
                  (unsigned long long)++rb->ingest_seq);
         char *e = NULL;
-        rb->rs_w = rocksdb_sstfilewriter_create(rb->envo, rb->opts);
-        rocksdb_sstfilewriter_open(rb->rs_w, rb->rs_path, &e);
+        rb->rs_w = weir_sst_writer_open(&SST_FORMAT, rb->rs_path, &e);
         rb->rs_cf = c;
         if (e) {
-            rocksdb_sstfilewriter_destroy(rb->rs_w);
+            weir_sst_writer_free(rb->rs_w);
             rb->rs_w = NULL;
             unlink(rb->rs_path);
             return rdb_fail(rb, e, "restore: creating an SST file");
         }
     }
     char *e = NULL;
-    rocksdb_sstfilewriter_put(rb->rs_w, k->data, k->len, v, vl, &e);
+    weir_sst_writer_put(rb->rs_w, k->data, k->len, v, vl, &e);
     if (e) return rdb_fail(rb, e, "restore: writing an SST file");
     if (c->vb) bloom_add(&c->vb->bloom, vb_hash(k->data, k->len));
     rb->rs_n++;
@@ -1608,7 +1610,7 @@ static void rdb_backend_free(weir_state_backend *be) {
     rdb_backend *rb = (rdb_backend *)(void *)be;
     release_held(rb);
     if (rb->rs_w) { /* a restore that did not end: its last file is dropped */
-        rocksdb_sstfilewriter_destroy(rb->rs_w);
+        weir_sst_writer_free(rb->rs_w);
         unlink(rb->rs_path);
     }
     if (rb->db && vb_flush_all(rb)) /* nothing can report it any more: say so */
@@ -1631,7 +1633,6 @@ static void rdb_backend_free(weir_state_backend *be) {
     if (rb->wo) rocksdb_writeoptions_destroy(rb->wo);
     if (rb->opts) rocksdb_options_destroy(rb->opts);
     if (rb->cache) rocksdb_cache_destroy(rb->cache);
-    if (rb->envo) rocksdb_envoptions_destroy(rb->envo);
     if (rb->ingest) rocksdb_ingestexternalfileoptions_destroy(rb->ingest);
     free(rb->dir);
     weir_buf_free(&rb->key);
@@ -1692,7 +1693,8 @@ static void set_options(rdb_backend *rb, const weir_backend_options *opt) {
     rocksdb_options_set_max_write_buffer_number(o, 2);
     rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
     rocksdb_options_set_compaction_style(o, rocksdb_universal_compaction);
-    rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+    rocksdb_options_set_compression(o, SST_FORMAT.lz4 ? rocksdb_lz4_compression
+                                                      : rocksdb_no_compression);
     /* memtable bloom: absent-key lookups (dedup) skip the skiplist search */
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.1);
     rocksdb_options_set_memtable_whole_key_filtering(o, 1);
@@ -1700,13 +1702,14 @@ static void set_options(rdb_backend *rb, const weir_backend_options *opt) {
     rb->cache = rocksdb_cache_create_lru(cache);
     rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(t, rb->cache);
-    rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+    rocksdb_block_based_options_set_filter_policy(
+        t, rocksdb_filterpolicy_create_bloom_full(SST_FORMAT.bloom_bits_per_key));
     /* Filters and indexes stay in the table readers, outside the block cache: a full filter of
      * a 64 MB file is ~4 MB, larger than one shard of a sharded LRU cache, so in the cache it is
      * evicted at once and re-read on every lookup (measured: 200 K → 15 K lookups/s).
      * Cost: ~1.25 bytes per key (10 bits) plus the index, e.g. ~15 MB at 10 M keys. */
     rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 0);
-    rocksdb_block_based_options_set_format_version(t, 5);
+    rocksdb_block_based_options_set_format_version(t, SST_FORMAT.format_version);
     rocksdb_options_set_block_based_table_factory(o, t);
     rocksdb_block_based_options_destroy(t);
     rb->opts = o;
@@ -1800,10 +1803,9 @@ weir_state_backend *weir_state_backend_rocksdb_new(const weir_backend_options *o
     rb->ro = rocksdb_readoptions_create();
     rb->iter_ro = rocksdb_readoptions_create();
     rb->dir = strdup(opt->dir);
-    rb->envo = rocksdb_envoptions_create();
     rb->ingest = rocksdb_ingestexternalfileoptions_create();
     rocksdb_ingestexternalfileoptions_set_move_files(rb->ingest, 1);
-    if (!rb->dir || !rb->envo || !rb->ingest) {
+    if (!rb->dir || !rb->ingest) {
         weir_error_set(err, WEIR_ENOMEM, 0, "rocksdb backend: out of memory");
         rdb_backend_free(&rb->base);
         return NULL;
