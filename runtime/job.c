@@ -49,6 +49,7 @@ typedef struct writer {
     weir_batch **pending;
     int nt, rr;
     int32_t down_max_par;
+    int64_t backpressured_ns; /* time spent waiting for room in a full channel */
 } writer;
 
 typedef struct output {
@@ -103,6 +104,9 @@ typedef struct task {
     weir_barrier align_b;
     pthread_mutex_t mu; /* finished tasks wait on cv for triggers/notifications */
     pthread_cond_t cv;
+    /* time accounting, as Flink's busy/idle/backPressured task metrics (task thread only) */
+    int64_t start_ns; /* weir_mono_ns() when the thread started */
+    int64_t idle_ns;  /* waiting for input: an empty input gate, or a source with no data */
 } task;
 
 struct weir_job {
@@ -250,7 +254,9 @@ static weir_err writer_push(writer *w, int t) {
     if (!b || weir_batch_count(b) == 0) return WEIR_OK;
     wch_item it = {.kind = WCH_BATCH, .batch = b};
     w->pending[t] = NULL;
+    int64_t t0 = weir_mono_ns();
     weir_err rc = wch_push(w->targets[t], &it);
+    w->backpressured_ns += weir_mono_ns() - t0;
     if (rc) weir_batch_free(b);
     return rc;
 }
@@ -702,7 +708,9 @@ static void run_source(task *t) {
             return;
         }
         weir_poll_status st = WEIR_POLL_MORE;
+        int64_t t0 = weir_mono_ns();
         weir_err rc = c->v->def->poll(c, max, &st);
+        if (st == WEIR_POLL_IDLE) t->idle_ns += weir_mono_ns() - t0; /* it waited for data */
         if (rc) {
             ctx_failed(c, rc, "poll");
             return;
@@ -786,7 +794,9 @@ static void run_consumer(task *t) {
         wch_item it;
         wchannel *from;
         int more = 0;
+        int64_t t0 = weir_mono_ns();
         int r = wgate_pop(g, &it, &from, &more, pop_timeout_ms(t));
+        t->idle_ns += weir_mono_ns() - t0;
         if (r < 0) return;
         if (r == 0) {
             task_finish(t);
@@ -823,12 +833,41 @@ static void run_consumer(task *t) {
     }
 }
 
+/* Adds the task's time accounting to the job's metrics, named like Flink's task metrics but
+ * cumulative: task.<head operator uid>.<subtask>.{busyTimeMs, idleTimeMs, backPressuredTimeMs,
+ * cpuTimeMs}; busy = wall - idle - back-pressured. Logged at debug level too. */
+static void task_account(task *t) {
+    int64_t wall = weir_mono_ns() - t->start_ns, bp = 0, cpu = weir_thread_cpu_ns();
+    for (int i = 0; i < t->nops; i++)
+        for (int o = 0; o < t->ops[i]->nouts; o++)
+            for (int w = 0; w < t->ops[i]->outs[o].nwriters; w++)
+                bp += t->ops[i]->outs[o].writers[w]->backpressured_ns;
+    int64_t busy = wall - t->idle_ns - bp;
+    if (busy < 0) busy = 0;
+    const weir_ctx *h = t->ops[0];
+    const int64_t v[4] = {busy, t->idle_ns, bp, cpu};
+    static const char *const names[4] = {"busyTimeMs", "idleTimeMs", "backPressuredTimeMs",
+                                         "cpuTimeMs"};
+    for (int k = 0; k < 4; k++) {
+        char name[300];
+        snprintf(name, sizeof name, "task.%s.%d.%s", h->v->uid, (int)h->subtask, names[k]);
+        weir_counter_add(weir_metrics_counter(t->job->metrics, name), v[k] / 1000000);
+    }
+    weir_log(WEIR_LOG_DEBUG, h->where,
+             "task time: wall %lld ms, busy %lld, idle %lld, back-pressured %lld, cpu %lld",
+             (long long)(wall / 1000000), (long long)(busy / 1000000),
+             (long long)(t->idle_ns / 1000000), (long long)(bp / 1000000),
+             (long long)(cpu / 1000000));
+}
+
 static void *task_main(void *arg) {
     task *t = arg;
+    t->start_ns = weir_mono_ns();
     if (t->gate)
         run_consumer(t);
     else
         run_source(t);
+    task_account(t);
     return NULL;
 }
 
