@@ -26,6 +26,15 @@
  * Topic names cannot hold tabs or newlines (Kafka allows [A-Za-z0-9._-] only). A next offset of
  * -2 means "earliest" (nothing consumed yet).
  *
+ * Prefetch: librdkafka (Debian's 2.0.2) stops fetching every partition of a consumer once its
+ * queue holds queued.min.messages or queued.max.messages.kbytes, and looks again only on its
+ * broker thread's one-second tick, not when the queue drains. With the defaults (100 000
+ * messages, 64 MB) a back-pressured source drained its queue in half a second and then waited for
+ * the tick: the dedup job at p=1 spent 3 of its 6 s idle (task idleTimeMs). The source therefore
+ * defaults to 1 000 000 messages and 128 MB, more than a second of input at the job's speed, so
+ * the queue refills before it runs dry. Cost: up to 128 MB of prefetched records per subtask;
+ * `-D kafka.queued.max.messages.kbytes=...` overrides it.
+ *
  * Limitations: partitions are discovered only at open() (no periodic discovery); a message
  * error other than transient transport errors fails the job.
  */
@@ -45,6 +54,9 @@
 
 #define KSRC_BATCH 1024
 #define KSRC_POLL_MS 10
+/* prefetch bounds (see "Prefetch" above) */
+#define KSRC_QUEUED_MIN_MESSAGES "1000000"
+#define KSRC_QUEUED_MAX_KBYTES "131072"
 #define KSRC_STATE_MAGIC "weir-kafka-source v1\n"
 
 /** One owned partition. */
@@ -193,6 +205,8 @@ static weir_err ksrc_open(weir_ctx *ctx) {
         (rc = set_conf(ctx, conf, "enable.auto.commit", "false")) ||
         (rc = set_conf(ctx, conf, "enable.auto.offset.store", "false")) ||
         (rc = set_conf(ctx, conf, "fetch.wait.max.ms", "10")) ||
+        (rc = set_conf(ctx, conf, "queued.min.messages", KSRC_QUEUED_MIN_MESSAGES)) ||
+        (rc = set_conf(ctx, conf, "queued.max.messages.kbytes", KSRC_QUEUED_MAX_KBYTES)) ||
         (rc = set_conf(ctx, conf, "enable.partition.eof", c->bounded ? "true" : "false")) ||
         (rc = set_conf(ctx, conf, "auto.offset.reset",
                        c->start == WEIR_KAFKA_START_LATEST ? "latest" : "earliest")) ||
