@@ -89,7 +89,8 @@ typedef struct rdb_backend {
     size_t mcap;
     const char **klist;
     size_t *klens, *vlens;
-    size_t *order; /* multi_put: indexes of klist in key order */
+    uint64_t *khash; /* multi-get/put: vb_hash of each encoded key */
+    size_t *order;   /* multi_put: indexes of klist in key order */
     char **vlist, **errs;
     rocksdb_column_family_handle_t **cflist;
     size_t nheld; /* vlist[0..nheld) still to free */
@@ -600,10 +601,10 @@ static int vb_grow(vbuf *vb) {
 }
 
 /* Puts (or, with del, tombstones) key k. Returns 0 or -1 on allocation failure. */
-static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, int del) {
+static int vb_put_h(vbuf *vb, const char *k, size_t kn, uint64_t h, const void *v, size_t vn,
+                    int del) {
     if (vb->n == vb->cap && vb_grow(vb)) return -1;
     size_t ins;
-    uint64_t h = vb_hash(k, kn);
     if (!del) bloom_add(&vb->bloom, h);
     long j = vb_find(vb, k, kn, h, &ins);
     size_t voff = vb->arena.len;
@@ -626,6 +627,11 @@ static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, 
     e->del = del;
     vb->slot[ins] = (int32_t)vb->n++;
     return 0;
+}
+
+/* Buffers a put (or, with del, a delete) of key k; the hash is computed here. */
+static int vb_put(vbuf *vb, const char *k, size_t kn, const void *v, size_t vn, int del) {
+    return vb_put_h(vb, k, kn, vb_hash(k, kn), v, vn, del);
 }
 
 static int vb_full(const vbuf *vb) {
@@ -768,13 +774,33 @@ static weir_err vb_flush_all(rdb_backend *rb) {
     return WEIR_OK;
 }
 
-/* Looks key rb->key up in the buffer: 1 found (value framed, or *del), 0 absent. */
-/* Looks key k up in the buffer: 1 found (value framed, or *del), 0 not buffered, -1 certainly
- * absent from RocksDB too (the Bloom filter says it was never written). */
-static int vb_lookup(rdb_cf *c, const char *k, size_t kn, const char **v, size_t *vn, int *del) {
+/* Starts loading the cache lines a lookup or insert of hash h will touch (the Bloom block of
+ * every segment and the index slot), so that a batch's probes overlap their memory latency
+ * instead of waiting for each in turn. */
+static void vb_prefetch(const vbuf *vb, uint64_t h) {
+    if (vb->bloom.enabled)
+        for (int s = 0; s < vb->bloom.nseg; s++) {
+            const vbloom_seg *g = &vb->bloom.seg[s];
+            __builtin_prefetch(&g->bits[((size_t)(h >> 32) & (g->nblocks - 1)) * 8]);
+        }
+    if (vb->nslot) __builtin_prefetch(&vb->slot[h & (vb->nslot - 1)]);
+}
+
+/* Hashes the n encoded keys of rb->klist into rb->khash and prefetches what their probes of
+ * c's buffer will touch. */
+static void vb_hash_batch(rdb_backend *rb, rdb_cf *c, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        rb->khash[i] = vb_hash(rb->klist[i], rb->klens[i]);
+        if (c->vb) vb_prefetch(c->vb, rb->khash[i]);
+    }
+}
+
+/* Looks key k (hash h = vb_hash(k)) up in the buffer: 1 found (value framed, or *del), 0 not
+ * buffered, -1 certainly absent from RocksDB too (the Bloom filter says it was never written). */
+static int vb_lookup_h(rdb_cf *c, const char *k, size_t kn, uint64_t h, const char **v, size_t *vn,
+                       int *del) {
     vbuf *vb = c->vb;
     if (!vb) return 0;
-    uint64_t h = vb_hash(k, kn);
     if (!bloom_maybe(&vb->bloom, h)) return -1;
     if (!vb->n) return 0;
     size_t ins;
@@ -784,6 +810,11 @@ static int vb_lookup(rdb_cf *c, const char *k, size_t kn, const char **v, size_t
     *vn = vb->e[j].vlen;
     *del = vb->e[j].del;
     return 1;
+}
+
+/* vb_lookup_h() of a key whose hash is not known yet. */
+static int vb_lookup(rdb_cf *c, const char *k, size_t kn, const char **v, size_t *vn, int *del) {
+    return c->vb ? vb_lookup_h(c, k, kn, vb_hash(k, kn), v, vn, del) : 0;
 }
 
 /* ---- value state ---- */
@@ -958,6 +989,7 @@ static int mgrow(rdb_backend *rb, size_t n) {
     GROW(errs);
     GROW(cflist);
     GROW(order);
+    GROW(khash);
 #undef GROW
     for (size_t i = rb->mcap; i < nc; i++)
         rb->vlist[i] = NULL;
@@ -965,10 +997,12 @@ static int mgrow(rdb_backend *rb, size_t n) {
     return 0;
 }
 
-/* Encodes keys[] into rb->mkeys and fills klist/klens. */
+/* Encodes keys[] into rb->mkeys and fills klist/klens. The keys usually arrive from another
+ * task's thread (a channel batch) and are not in this core's cache: fetch a few ahead. */
 static int encode_keys(rdb_backend *rb, const weir_state_key *keys, size_t n) {
     weir_buf_reset(&rb->mkeys);
     for (size_t i = 0; i < n; i++) {
+        if (i + 8 < n) __builtin_prefetch(keys[i + 8].key);
         size_t o = rb->mkeys.len;
         if (weir_state_encode_prefix(&rb->mkeys, keys[i].key_group, keys[i].key, keys[i].len))
             return -1;
@@ -991,13 +1025,14 @@ static weir_err rdb_multi_get(weir_state *s, const weir_state_key *keys, size_t 
     int64_t now = s->ttl_ms > 0 ? weir_state_now(s->be) : 0;
     /* the buffer first; the misses (order[0..nm)) go to RocksDB in one MultiGet */
     size_t nm = 0;
+    vb_hash_batch(rb, c, n);
     for (size_t i = 0; i < n; i++) {
         const char *p;
         size_t len;
         int del;
         out[i].data = NULL;
         out[i].len = 0;
-        int found = vb_lookup(c, rb->klist[i], rb->klens[i], &p, &len, &del);
+        int found = vb_lookup_h(c, rb->klist[i], rb->klens[i], rb->khash[i], &p, &len, &del);
         if (found < 0) continue; /* never written: absent */
         if (found) {
             if (!del && !unframe(s, &p, &len, now)) {
@@ -1044,10 +1079,12 @@ static weir_err rdb_multi_put(weir_state *s, const weir_state_key *keys,
     int64_t now = s->ttl_ms > 0 ? weir_state_now(s->be) : 0;
     release_held(rb);
     if (mgrow(rb, n) || encode_keys(rb, keys, n)) return WEIR_ENOMEM;
+    vb_hash_batch(rb, c, n);
     for (size_t i = 0; i < n; i++) {
         size_t vl;
         const char *v = frame(rb, s, vals[i].data ? vals[i].data : "", vals[i].len, &vl, now);
-        if (!v || vb_put(c->vb, rb->klist[i], rb->klens[i], v, vl, 0)) return WEIR_ENOMEM;
+        if (!v || vb_put_h(c->vb, rb->klist[i], rb->klens[i], rb->khash[i], v, vl, 0))
+            return WEIR_ENOMEM;
     }
     return vb_full(c->vb) ? vb_flush(rb, c) : WEIR_OK;
 }
@@ -1650,6 +1687,7 @@ static void rdb_backend_free(weir_state_backend *be) {
     free(rb->errs);
     free(rb->cflist);
     free(rb->order);
+    free(rb->khash);
     free(rb);
 }
 
