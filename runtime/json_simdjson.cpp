@@ -409,30 +409,39 @@ weir_err weir_json_parse(weir_json_parser *p, const char *buf, size_t len, weir_
     *root = weir_json{nullptr, 0};
     wdoc_reset(&p->doc);
     p->text.len = 0;
-    /* 1. decode: copy into a padded buffer, repairing invalid UTF-8 */
-    if (len && simdjson::validate_utf8(buf, len)) {
-        if (!p->text.reserve(len)) return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
-        std::memcpy(p->text.data, buf, len);
-        p->text.len = len;
-    } else if (len) {
+    /* 1. copy into a padded buffer as it is. simdjson validates the UTF-8 of the whole input in
+     *    its stage 1, so input it parses needs no separate pass; only when the parse fails is the
+     *    input checked, and invalid UTF-8 repaired before parsing again (step 3 below). */
+    if (!p->text.reserve(len ? len : 1))
+        return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+    if (len) std::memcpy(p->text.data, buf, len);
+    p->text.len = len;
+    p->text.pad();
+    bool repaired = false;
+    simdjson::dom::element el;
+    simdjson::error_code e;
+    const char *s;
+    size_t n, start;
+    for (;;) {
+        s = p->text.data;
+        n = p->text.len;
+        /* 2. empty or blank: MISSING */
+        start = 0;
+        while (start < n && is_ws(static_cast<unsigned char>(s[start])))
+            start++;
+        if (start == n) return WEIR_OK;
+        /* 3. fast path: the whole input is one value */
+        e = p->parser.parse(s, n, false).get(el);
+        if (e == simdjson::MEMALLOC || e == simdjson::CAPACITY)
+            return weir_error_set(err, WEIR_ENOMEM, 0, "JSON parser: %s",
+                                  simdjson::error_message(e));
+        if (!e || repaired || simdjson::validate_utf8(buf, len)) break;
+        /* invalid UTF-8: decode as Java does (U+FFFD per bad sequence) and start again */
         if (!utf8_repair(buf, len, p->text))
             return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
-    } else if (!p->text.reserve(1)) {
-        return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+        p->text.pad();
+        repaired = true;
     }
-    p->text.pad();
-    const char *s = p->text.data;
-    size_t n = p->text.len;
-    /* 2. empty or blank: MISSING */
-    size_t start = 0;
-    while (start < n && is_ws(static_cast<unsigned char>(s[start])))
-        start++;
-    if (start == n) return WEIR_OK;
-    /* 3. fast path: the whole input is one value */
-    simdjson::dom::element el;
-    simdjson::error_code e = p->parser.parse(s, n, false).get(el);
-    if (e == simdjson::MEMALLOC || e == simdjson::CAPACITY)
-        return weir_error_set(err, WEIR_ENOMEM, 0, "JSON parser: %s", simdjson::error_message(e));
     if (e) {
         /* 4. slow path: parse only the first value, quoting big integers */
         p->bigs.clear();
