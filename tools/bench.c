@@ -18,12 +18,12 @@
 #include <getopt.h>
 
 #include "tools/bench_checkpoint.h"
+#include "tools/bench_job.h"
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,21 +45,8 @@ typedef struct meter {
     double wall0, cpu0;
 } meter;
 
-static double wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static meter meter_start(void) {
-    meter m = {wall_s(), cpu_s()};
+    meter m = {weir_bench_wall_s(), weir_bench_cpu_s()};
     return m;
 }
 
@@ -74,13 +61,18 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Prints one result line and returns events per CPU-second. */
-static double report(const char *what, const meter *m, size_t n) {
-    double w = wall_s() - m->wall0, c = cpu_s() - m->cpu0;
+/* Prints one result line for @p n events in @p w s of wall and @p c s of CPU time; returns
+ * events per CPU-second. */
+static double report_times(const char *what, double w, double c, size_t n) {
     double rate = w > 0 ? (double)n / w : 0, per_core = c > 0 ? (double)n / c : 0;
     printf("%-44s %9zu events %8.3f s %10.0f ev/s %10.0f ev/cpu-s\n", what, n, w, rate, per_core);
     fflush(stdout);
     return per_core;
+}
+
+/* report_times() since @p m. */
+static double report(const char *what, const meter *m, size_t n) {
+    return report_times(what, weir_bench_wall_s() - m->wall0, weir_bench_cpu_s() - m->cpu0, n);
 }
 
 static long rss_mb(void) {
@@ -248,20 +240,17 @@ static double bench_consume(const char *bootstrap, const char *topic, int p, siz
     int c = weir_graph_add(g, "count", "count", &count_def, NULL, p, &err);
     weir_graph_connect(g, s, NULL, c, WEIR_PART_FORWARD, &err);
     weir_job_options jo = {0};
-    meter m = meter_start();
-    weir_job *j = weir_job_start(g, &jo, &err);
+    weir_bench_run run;
     double r = 0;
-    if (!j || weir_job_wait(j, &err)) {
-        fprintf(stderr, "weir bench: consume job failed: %s\n", err.msg);
-    } else {
+    if (!weir_bench_run_job(g, &jo, "consume job", &run)) {
         char what[64];
         snprintf(what, sizeof what, "raw: Kafka consume only, p=%d", p);
-        int64_t got = weir_metrics_value(weir_job_metrics(j), "bench.consumed");
+        int64_t got = weir_metrics_value(weir_job_metrics(run.job), "bench.consumed");
         if ((size_t)got != n)
             fprintf(stderr, "weir bench: consumed %lld of %zu\n", (long long)got, n);
-        r = report(what, &m, (size_t)got);
+        r = report_times(what, run.wall_s, run.cpu_s, (size_t)got);
+        weir_job_free(run.job);
     }
-    weir_job_free(j);
     weir_graph_free(g);
     return r;
 }
@@ -283,27 +272,23 @@ static double bench_job(const char *bootstrap, const char *topic, int p, const c
     o.output_dir = out;
     weir_error err = {0};
     dd_job *dj = dd_job_new(&o, &err);
+    if (!dj) fprintf(stderr, "weir bench: dedup job: %s\n", err.msg);
     weir_job_options jo = {0};
     jo.state_backend = backend;
     jo.state_dir = state;
-    sync(); /* start from a clean page cache: no earlier step's writeback during the run */
-    meter m = meter_start();
-    weir_job *j = dj ? weir_job_start(dd_job_graph(dj), &jo, &err) : NULL;
+    weir_bench_run run;
     double r = 0;
-    if (!j || weir_job_wait(j, &err)) {
-        fprintf(stderr, "weir bench: dedup job failed: %s\n", err.msg);
-    } else {
+    if (dj && !weir_bench_run_job(dd_job_graph(dj), &jo, "dedup job", &run)) {
         char what[64];
         snprintf(what, sizeof what, "dedup job, p=%d, %s state", p, backend);
-        int64_t in = weir_metrics_value(weir_job_metrics(j), "quality_gate.input");
-        int64_t ms = (int64_t)((wall_s() - m.wall0) * 1000);
-        r = report(what, &m, (size_t)in);
+        int64_t in = weir_metrics_value(weir_job_metrics(run.job), "quality_gate.input");
+        r = report_times(what, run.wall_s, run.cpu_s, (size_t)in);
         weir_buf sum = {0};
-        dd_job_summary(dj, weir_job_metrics(j), ms, &sum);
+        dd_job_summary(dj, weir_job_metrics(run.job), (int64_t)(run.wall_s * 1000), &sum);
         printf("  summary: %s\n", sum.data);
         weir_buf_free(&sum);
+        weir_job_free(run.job);
     }
-    weir_job_free(j);
     dd_job_free(dj);
     /* the next measurement must not pay for this one's 1.5 GB of dirty output pages (kernel
      * writeback ran during the following job and cost it up to 40 % per CPU-second) */
@@ -477,29 +462,27 @@ static double bench_session_job(const char *file, int p, const char *backend, co
     ws_config_from_env(&o.cfg, (const char *(*)(const char *))getenv);
     weir_error err = {0};
     ws_job *sj = ws_job_new(&o, &err);
+    if (!sj) fprintf(stderr, "weir bench: session job: %s\n", err.msg);
     weir_job_options jo = {0};
     jo.state_backend = backend;
     jo.state_dir = state;
-    meter m = meter_start();
-    weir_job *j = sj ? weir_job_start(ws_job_graph(sj), &jo, &err) : NULL;
+    weir_bench_run run;
     double r = 0;
-    if (!j || weir_job_wait(j, &err)) {
-        fprintf(stderr, "weir bench: session job failed: %s\n", err.msg);
-    } else {
+    if (sj && !weir_bench_run_job(ws_job_graph(sj), &jo, "session job", &run)) {
         char what[80];
         snprintf(what, sizeof what, "session job, p=%d, %s state, file in", p, backend);
-        int64_t in = weir_metrics_value(weir_job_metrics(j), "quality_gate.input");
-        int64_t ms = (int64_t)((wall_s() - m.wall0) * 1000);
-        r = report(what, &m, (size_t)in);
+        weir_metrics *mx = weir_job_metrics(run.job);
+        int64_t in = weir_metrics_value(mx, "quality_gate.input");
+        r = report_times(what, run.wall_s, run.cpu_s, (size_t)in);
         weir_buf sum = {0};
-        ws_job_summary(sj, weir_job_metrics(j), ms, &sum);
+        ws_job_summary(sj, mx, (int64_t)(run.wall_s * 1000), &sum);
         printf("  summary: %s\n", sum.data);
         printf("  state: peak live keys %lld, peak timers %lld\n",
-               (long long)weir_metrics_value(weir_job_metrics(j), "lifecycle.state_keys_peak"),
-               (long long)weir_metrics_value(weir_job_metrics(j), "lifecycle.timers_peak"));
+               (long long)weir_metrics_value(mx, "lifecycle.state_keys_peak"),
+               (long long)weir_metrics_value(mx, "lifecycle.timers_peak"));
         weir_buf_free(&sum);
+        weir_job_free(run.job);
     }
-    weir_job_free(j);
     ws_job_free(sj);
     return r;
 }

@@ -20,14 +20,9 @@
 #include "checkpoint/metadata.h"
 #include "jobs/dedup/job.h"
 #include "tools/bench_checkpoint.h"
+#include "tools/bench_job.h"
 #include "tools/gen.h"
 #include "weir/weir.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Inodes of the files under a directory (to tell files shared by hard links). */
 typedef struct inode_set {
@@ -110,7 +105,7 @@ static int bench_state_snapshots(const char *tmp, size_t state_mb) {
     weir_state_key *ks = malloc(batch * sizeof *ks);
     weir_state_slice *vs = malloc(batch * sizeof *vs);
     uint64_t x = 88172645463325252ULL;
-    double t0 = now_s();
+    double t0 = weir_bench_wall_s();
     for (size_t i = 0; st && i < nkeys; i += batch) {
         size_t n = nkeys - i < batch ? nkeys - i : batch;
         for (size_t k = 0; k < n; k++) {
@@ -129,16 +124,16 @@ static int bench_state_snapshots(const char *tmp, size_t state_mb) {
             break;
         }
     }
-    double fill = now_s() - t0;
+    double fill = weir_bench_wall_s() - t0;
     printf("RocksDB state: %zu keys x %zu B = %zu MB written in %.1f s\n", nkeys, vlen, state_mb,
            fill);
     /* let the kernel write the fill back first: otherwise the snapshot's fsyncs wait behind a
      * gigabyte of dirty pages and measure the disk, not the snapshot */
     sync();
     uint64_t b1 = 0, b2 = 0;
-    t0 = now_s();
+    t0 = weir_bench_wall_s();
     weir_err rc = weir_state_backend_snapshot(be, s1, WEIR_SNAPSHOT_NATIVE, &b1, &err);
-    double pause1 = (now_s() - t0) * 1000;
+    double pause1 = (weir_bench_wall_s() - t0) * 1000;
     if (rc) fprintf(stderr, "weir bench: snapshot failed: %s\n", err.msg);
     printf("  checkpoint 1 (full):        synchronous pause %8.1f ms, %llu MB  (goal <= 50 ms, "
            "total <= 1 s)\n",
@@ -154,9 +149,9 @@ static int bench_state_snapshots(const char *tmp, size_t state_mb) {
         weir_value_multi_put(st, ks, vs, n);
     }
     sync();
-    t0 = now_s();
+    t0 = weir_bench_wall_s();
     rc = weir_state_backend_snapshot(be, s2, WEIR_SNAPSHOT_NATIVE, &b2, &err);
-    double pause2 = (now_s() - t0) * 1000;
+    double pause2 = (weir_bench_wall_s() - t0) * 1000;
     if (rc) fprintf(stderr, "weir bench: snapshot failed: %s\n", err.msg);
     inode_set ino1 = {0};
     dir_bytes(s1, &ino1, NULL, NULL);
@@ -169,9 +164,9 @@ static int bench_state_snapshots(const char *tmp, size_t state_mb) {
     for (int k = 0; k < 2; k++) {
         const char *kind = k ? "heap" : "rocksdb";
         weir_state_backend *rb = new_backend(kind, rdir, &err);
-        t0 = now_s();
+        t0 = weir_bench_wall_s();
         rc = rb ? weir_state_backend_restore(rb, s2, &err) : WEIR_ESTATE;
-        double rt = now_s() - t0;
+        double rt = weir_bench_wall_s() - t0;
         if (rc) fprintf(stderr, "weir bench: restore failed: %s\n", err.msg);
         printf("  restore into %-7s %6.2f s  (goal <= 2 s)\n", kind, rt);
         weir_state_backend_free(rb);
@@ -204,6 +199,7 @@ static double run_dedup(const char *tmp, const char *in, const char *ckdir, cons
     o.output_dir = out;
     weir_error err = {0};
     dd_job *dj = dd_job_new(&o, &err);
+    if (!dj) fprintf(stderr, "weir bench: dedup job: %s\n", err.msg);
     weir_config *cfg = weir_config_new();
     weir_config_set(cfg, "execution.checkpointing.interval", "10s");
     weir_job_options jo = {0};
@@ -211,16 +207,13 @@ static double run_dedup(const char *tmp, const char *in, const char *ckdir, cons
     jo.state_dir = state;
     jo.config = cfg;
     jo.checkpoint_dir = ckdir;
-    double t0 = now_s();
-    weir_job *j = dj ? weir_job_start(dd_job_graph(dj), &jo, &err) : NULL;
+    weir_bench_run run;
     double r = 0;
-    if (!j || weir_job_wait(j, &err)) {
-        fprintf(stderr, "weir bench: dedup job failed: %s\n", err.msg);
-    } else {
-        int64_t n = weir_metrics_value(weir_job_metrics(j), "quality_gate.input");
-        r = (double)n / (now_s() - t0);
+    if (dj && !weir_bench_run_job(dd_job_graph(dj), &jo, "dedup job", &run)) {
+        int64_t n = weir_metrics_value(weir_job_metrics(run.job), "quality_gate.input");
+        r = run.wall_s > 0 ? (double)n / run.wall_s : 0;
+        weir_job_free(run.job);
     }
-    weir_job_free(j);
     dd_job_free(dj);
     weir_config_free(cfg);
     weir_rmtree(out);
