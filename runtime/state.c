@@ -14,6 +14,7 @@
  * within the owned range (WEIR_EINVAL).
  */
 #include "state_internal.h"
+#include "weir/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,9 +129,7 @@ long weir_list_filter_live(weir_buf *out, const void *list, size_t len, int64_t 
 
 static int64_t wall_clock(void *ud) {
     (void)ud;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return weir_wall_ms();
 }
 
 weir_err weir_state_backend_init(weir_state_backend *be, const weir_state_ops *ops,

@@ -29,6 +29,7 @@
  */
 #include "runtime/sst_writer.h"
 #include "state_internal.h"
+#include "weir/clock.h"
 #include "weir/fs.h"
 #include "weir/log.h"
 
@@ -1184,10 +1185,9 @@ static weir_err rdb_compact(weir_state *s) {
 
 static weir_err rdb_open_db(rdb_backend *rb, weir_error *err);
 
+/* Monotonic time in fractional ms, for the debug log of a snapshot's phases. */
 static double mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)weir_mono_ns() / 1e6;
 }
 
 /* Sum of the sizes of the regular files directly in @p dir (0 when unreadable). */

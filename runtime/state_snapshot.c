@@ -39,6 +39,7 @@
  * readers touch nothing shared.
  */
 #include "state_internal.h"
+#include "weir/clock.h"
 #include "weir/fs.h"
 
 #include <dirent.h>
@@ -783,9 +784,7 @@ weir_err weir_snapshot_foreach(const char *dir, weir_snapshot_visit_fn fn, void 
 /* ---- benchmark helper ---- */
 
 static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)weir_mono_ns() / 1e6;
 }
 
 static weir_state_backend *bench_backend(const char *backend, const char *dir, weir_kg_range kg,
