@@ -544,7 +544,7 @@ static const char bench_usage[] =
     "                        <= 3 MB: the mock cluster keeps only ~5 MB per partition)\n"
     "  --parallelism LIST    comma list (default 1,2)\n"
     "  --runs N              dedup job runs per parallelism; the verdict uses the median\n"
-    "                        (default 3, at most 16)\n"
+    "                        (default 5, at most 16)\n"
     "  --state-backend KIND  rocksdb (default) or heap\n"
     "  --tmp DIR             scratch directory (default /tmp/weir-bench-<pid>)\n"
     "  --rss-keys N          only load N dedup keys into RocksDB and print RSS\n"
@@ -576,7 +576,7 @@ int weir_cmd_bench(int argc, char **argv) {
     int session_mode = 0, sessions = 100000, ckpt_mode = 0;
     size_t state_mb = 1024;
     double dup = 0.05, mal = 0.01;
-    int parts = 64, runs = 3;
+    int parts = 64, runs = 5;
     const char *plist = "1,2", *backend = "rocksdb";
     char tmp[512];
     snprintf(tmp, sizeof tmp, "/tmp/weir-bench-%d", (int)getpid());
