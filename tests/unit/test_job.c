@@ -221,7 +221,8 @@ typedef struct src_cfg {
     atomic_int max_inflight;
     atomic_int idle_polls;
     pthread_t threads[MAXSUB];
-    int bad_emit; /* weir_emit returned something unexpected */
+    int bad_emit;           /* weir_emit returned something unexpected */
+    long sleep_us_per_poll; /* a slow source: sleeps before each poll's records */
 } src_cfg;
 
 typedef struct src_local {
@@ -265,6 +266,7 @@ static weir_err src_poll(weir_ctx *ctx, size_t max, weir_poll_status *st) {
         while (inflight > prev && !atomic_compare_exchange_weak(&c->max_inflight, &prev, inflight))
             ;
     }
+    if (c->sleep_us_per_poll && l->next < c->n) sleep_us(c->sleep_us_per_poll);
     for (size_t k = 0; k < max; k++) {
         if (!c->endless && l->next >= c->n) {
             if (c->unbounded) {
@@ -934,6 +936,65 @@ static void test_backpressure_slow_sink(void **st) {
     collector_free(&col);
 }
 
+/* Task time accounting (Flink's busy / idle / back-pressured, plus CPU): a slow sink
+ * back-pressures a fast source; a slow source leaves a fast sink idle. The sleeps are busy time
+ * of the task that sleeps but not CPU time. Bounds are loose: they must hold on a loaded
+ * machine too. */
+static int64_t task_ms(weir_job *j, const char *uid, const char *what) {
+    char name[128];
+    snprintf(name, sizeof name, "task.%s.0.%s", uid, what);
+    return weir_metrics_value(weir_job_metrics(j), name);
+}
+
+static void test_task_time_accounting(void **st) {
+    (void)st;
+    weir_error err = {0};
+    /* 1. slow sink: 300 batches of 4 records, 300 us of sleep each (>= 90 ms) */
+    collector col;
+    collector_init(&col);
+    col.sleep_us_per_batch = 300;
+    src_cfg sc;
+    src_init(&sc, 1200);
+    weir_graph *g = weir_graph_new("task-time-slow-sink");
+    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
+    int k = weir_graph_add(g, "sink", "Slow Sink", &SLOW_SINK, &col, 1, &err);
+    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_job_options opt = {0};
+    opt.channel_capacity = 2;
+    opt.batch_records = 4;
+    weir_job *j = weir_job_start(g, &opt, &err);
+    assert_non_null(j);
+    assert_int_equal(weir_job_wait(j, &err), WEIR_OK);
+    assert_true(task_ms(j, "src", "backPressuredTimeMs") >= 45); /* waited for the sink */
+    assert_true(task_ms(j, "sink", "busyTimeMs") >= 80);         /* its sleeps are busy time */
+    assert_true(task_ms(j, "sink", "cpuTimeMs") < task_ms(j, "sink", "busyTimeMs")); /* not CPU */
+    assert_int_equal(task_ms(j, "sink", "backPressuredTimeMs"), 0); /* a sink has no output */
+    weir_job_free(j);
+    weir_graph_free(g);
+    collector_free(&col);
+
+    /* 2. slow source: 40 polls of 1 record with 3 ms of sleep each (>= 120 ms) */
+    collector_init(&col);
+    src_init(&sc, 40);
+    sc.sleep_us_per_poll = 3000;
+    g = weir_graph_new("task-time-slow-source");
+    s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
+    k = weir_graph_add(g, "sink", "Sink", &SINK, &col, 1, &err);
+    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_job_options opt2 = {0};
+    opt2.batch_records = 1;
+    j = weir_job_start(g, &opt2, &err);
+    assert_non_null(j);
+    assert_int_equal(weir_job_wait(j, &err), WEIR_OK);
+    assert_int_equal(collector_count(&col), 40);
+    assert_true(task_ms(j, "sink", "idleTimeMs") >= 60); /* waited for the source */
+    assert_true(task_ms(j, "src", "busyTimeMs") >= 100); /* its sleeps are busy time */
+    assert_true(task_ms(j, "src", "cpuTimeMs") < task_ms(j, "src", "busyTimeMs"));
+    weir_job_free(j);
+    weir_graph_free(g);
+    collector_free(&col);
+}
+
 /* ----------------------------------------------------------------- failure */
 
 typedef struct boom_cfg {
@@ -1491,6 +1552,7 @@ int main(void) {
         T(test_keyed_state_counter),
         T(test_empty_key_over_hash_edge),
         T(test_backpressure_slow_sink),
+        T(test_task_time_accounting),
         T(test_failing_operator_fails_job),
         T(test_blocked_producer_woken_on_failure),
         T(test_cancel_blocked_job),
