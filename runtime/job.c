@@ -123,6 +123,7 @@ struct weir_job {
     writer **writers;
     int nwriters;
     char state_dir[1024];
+    int own_state_dir; /* state_dir is the default per-process scratch dir: removed by free */
     /* checkpointing */
     wck_coord *coord;
     pthread_mutex_t ck_mu;
@@ -1258,8 +1259,10 @@ weir_job *weir_job_start(const weir_graph *g, const weir_job_options *opt, weir_
         wck_job_id_for(g->job_name, j->job_id);
     if (j->opt.state_dir)
         snprintf(j->state_dir, sizeof j->state_dir, "%s", j->opt.state_dir);
-    else
+    else {
         snprintf(j->state_dir, sizeof j->state_dir, "/tmp/weir-state-%d", (int)getpid());
+        j->own_state_dir = 1;
+    }
     atomic_init(&j->cancelled, 0);
     atomic_init(&j->draining, 0);
     pthread_mutex_init(&j->err_mu, NULL);
@@ -1387,6 +1390,16 @@ weir_metrics *weir_job_metrics(weir_job *j) {
 
 void weir_job_free(weir_job *j) {
     if (!j) return;
+    close_all(j); /* no-op after weir_job_wait(); frees the backends of a job that never ran */
+    if (j->own_state_dir) {
+        /* nobody else can find a directory named after this process: its working state (not
+         * its checkpoints) goes with the job, like Flink's local RocksDB directories. The pid
+         * directory itself only once no other job of the process uses it. */
+        char dir[1400];
+        snprintf(dir, sizeof dir, "%s/%s", j->state_dir, j->g->job_name);
+        weir_rmtree(dir);
+        rmdir(j->state_dir);
+    }
     for (int i = 0; i < j->nwriters; i++) {
         writer *w = j->writers[i];
         for (int t = 0; w->pending && t < w->nt; t++)
