@@ -26,6 +26,12 @@ trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; cleanup_tmp'
 for _ in $(seq 200); do "$WEIR" list 2>/dev/null | grep "$JID" | grep -q RUNNING && break; sleep 0.05; done
 "$WEIR" list | grep "\"job_id\":\"$JID\"" | grep -q '"state":"RUNNING"' \
   || fail "weir list does not show the job running: $("$WEIR" list 2>&1)"
+# the checks below need a completed periodic checkpoint (every 500 ms): wait for the first one,
+# so that a fast job is not stopped before it (the savepoint and stop take well under 500 ms)
+for _ in $(seq 400); do
+  [ -n "$("$WEIR" checkpoints --json "$TMP/ck" 2>/dev/null)" ] && break
+  sleep 0.05
+done
 ans=$("$WEIR" savepoint $JID "$TMP/sp-running") || fail "savepoint failed: $ans"
 echo "$ans"
 "$WEIR" savepoint inspect "$(json_get "$ans" path)" > /dev/null || fail "inspect of a running-job savepoint failed"
