@@ -481,8 +481,13 @@ static uint64_t vb_hash(const char *k, size_t n) {
     return XXH3_64bits(k, n); /* xxHash (libxxhash), see docs/dependencies.md */
 }
 
+/* The 512-bit block of segment g that hash h sets or tests. */
+static size_t bloom_block(const vbloom_seg *g, uint64_t h) {
+    return (size_t)(h >> 32) & (g->nblocks - 1);
+}
+
 static void bloom_probe(const vbloom_seg *g, uint64_t h, size_t *block, uint32_t bit[6]) {
-    *block = (size_t)(h >> 32) & (g->nblocks - 1);
+    *block = bloom_block(g, h);
     uint64_t x = h * 0x9E3779B97F4A7C15ULL;
     for (int i = 0; i < 6; i++, x >>= 9)
         bit[i] = (uint32_t)(x & 511);
@@ -565,10 +570,15 @@ static uint64_t vb_head(const char *k, size_t n) {
     return h;
 }
 
+/* The first index slot a key of hash h probes (linear probing from there). */
+static size_t vb_home(const vbuf *vb, uint64_t h) {
+    return (size_t)h & (vb->nslot - 1);
+}
+
 /* Index of the entry with key k (hash h), or -1; *ins receives the slot where it would go. */
 static long vb_find(const vbuf *vb, const char *k, size_t n, uint64_t h, size_t *ins) {
     size_t mask = vb->nslot - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = vb_home(vb, h);; i = (i + 1) & mask) {
         int32_t j = vb->slot[i];
         if (j < 0) {
             *ins = i;
@@ -593,7 +603,7 @@ static int vb_grow(vbuf *vb) {
     for (size_t i = 0; i < vb->nslot; i++)
         vb->slot[i] = -1;
     for (size_t j = 0; j < vb->n; j++) { /* re-index (keys are unique: first empty slot) */
-        size_t mask = vb->nslot - 1, i = vb->e[j].hash & mask;
+        size_t mask = vb->nslot - 1, i = vb_home(vb, vb->e[j].hash);
         while (vb->slot[i] >= 0)
             i = (i + 1) & mask;
         vb->slot[i] = (int32_t)j;
@@ -782,9 +792,9 @@ static void vb_prefetch(const vbuf *vb, uint64_t h) {
     if (vb->bloom.enabled)
         for (int s = 0; s < vb->bloom.nseg; s++) {
             const vbloom_seg *g = &vb->bloom.seg[s];
-            __builtin_prefetch(&g->bits[((size_t)(h >> 32) & (g->nblocks - 1)) * 8]);
+            __builtin_prefetch(&g->bits[bloom_block(g, h) * 8]);
         }
-    if (vb->nslot) __builtin_prefetch(&vb->slot[h & (vb->nslot - 1)]);
+    if (vb->nslot) __builtin_prefetch(&vb->slot[vb_home(vb, h)]);
 }
 
 /* Hashes the n encoded keys of rb->klist into rb->khash and prefetches what their probes of
