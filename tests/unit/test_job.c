@@ -307,6 +307,19 @@ static weir_err src_poll(weir_ctx *ctx, size_t max, weir_poll_status *st) {
 static const weir_operator_def SRC = {
     .kind = "test-source", .open = src_open, .poll = src_poll, .close = src_close};
 
+/* The graph "src" (SRC, @p src_p subtasks) -> rebalance -> "sink" (@p sink over @p col, named
+ * @p sink_name, @p sink_p subtasks) that many of these tests run. */
+static weir_graph *src_to_sink(const char *name, src_cfg *sc, int src_p,
+                               const weir_operator_def *sink, const char *sink_name, collector *col,
+                               int sink_p) {
+    weir_error err = {0};
+    weir_graph *g = weir_graph_new(name);
+    int s = weir_graph_add(g, "src", "Source", &SRC, sc, src_p, &err);
+    int k = weir_graph_add(g, "sink", sink_name, sink, col, sink_p, &err);
+    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    return g;
+}
+
 /* --------------------------------------------------------- pass-through map */
 
 static weir_err map_open(weir_ctx *ctx) {
@@ -517,10 +530,7 @@ static void test_rebalance_spreads(void **st) {
     src_init(&sc, N);
     collector col;
     collector_init(&col);
-    weir_graph *g = weir_graph_new("rebalance");
-    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
-    int k = weir_graph_add(g, "sink", "Sink", &SINK, &col, P, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_graph *g = src_to_sink("rebalance", &sc, 1, &SINK, "Sink", &col, P);
     weir_job_options opt = {0};
     opt.batch_records = 16;
     assert_int_equal(run_job(g, &opt, &err), WEIR_OK);
@@ -915,10 +925,7 @@ static void test_backpressure_slow_sink(void **st) {
     src_cfg sc;
     src_init(&sc, N);
     sc.watch = &col;
-    weir_graph *g = weir_graph_new("backpressure");
-    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
-    int k = weir_graph_add(g, "sink", "Slow Sink", &SLOW_SINK, &col, 1, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_graph *g = src_to_sink("backpressure", &sc, 1, &SLOW_SINK, "Slow Sink", &col, 1);
     weir_job_options opt = {0};
     opt.channel_capacity = 2;
     opt.batch_records = 4;
@@ -955,10 +962,7 @@ static void test_task_time_accounting(void **st) {
     col.sleep_us_per_batch = 300;
     src_cfg sc;
     src_init(&sc, 1200);
-    weir_graph *g = weir_graph_new("task-time-slow-sink");
-    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
-    int k = weir_graph_add(g, "sink", "Slow Sink", &SLOW_SINK, &col, 1, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_graph *g = src_to_sink("task-time-slow-sink", &sc, 1, &SLOW_SINK, "Slow Sink", &col, 1);
     weir_job_options opt = {0};
     opt.channel_capacity = 2;
     opt.batch_records = 4;
@@ -977,10 +981,7 @@ static void test_task_time_accounting(void **st) {
     collector_init(&col);
     src_init(&sc, 40);
     sc.sleep_us_per_poll = 3000;
-    g = weir_graph_new("task-time-slow-source");
-    s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
-    k = weir_graph_add(g, "sink", "Sink", &SINK, &col, 1, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    g = src_to_sink("task-time-slow-source", &sc, 1, &SINK, "Sink", &col, 1);
     weir_job_options opt2 = {0};
     opt2.batch_records = 1;
     j = weir_job_start(g, &opt2, &err);
@@ -1076,10 +1077,7 @@ static void test_blocked_producer_woken_on_failure(void **st) {
     collector_init(&col);
     col.sleep_us_per_batch = 50000; /* the producer fills the channel and blocks meanwhile */
     col.fail_batches_after = 2;
-    weir_graph *g = weir_graph_new("blocked");
-    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 2, &err);
-    int k = weir_graph_add(g, "sink", "Stuck Sink", &SLOW_SINK, &col, 1, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_graph *g = src_to_sink("blocked", &sc, 2, &SLOW_SINK, "Stuck Sink", &col, 1);
     weir_job_options opt = {0};
     opt.channel_capacity = 2;
     opt.batch_records = 4;
@@ -1109,10 +1107,7 @@ static void test_cancel_blocked_job(void **st) {
     collector col;
     collector_init(&col);
     col.sleep_us_per_batch = 20000;
-    weir_graph *g = weir_graph_new("cancel");
-    int s = weir_graph_add(g, "src", "Source", &SRC, &sc, 1, &err);
-    int k = weir_graph_add(g, "sink", "Sink", &SLOW_SINK, &col, 1, &err);
-    assert_int_equal(weir_graph_connect(g, s, NULL, k, WEIR_PART_REBALANCE, &err), WEIR_OK);
+    weir_graph *g = src_to_sink("cancel", &sc, 1, &SLOW_SINK, "Sink", &col, 1);
     weir_job_options opt = {0};
     opt.channel_capacity = 2;
     opt.batch_records = 4;
