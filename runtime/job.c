@@ -1390,11 +1390,11 @@ weir_metrics *weir_job_metrics(weir_job *j) {
 
 void weir_job_free(weir_job *j) {
     if (!j) return;
-    close_all(j); /* no-op after weir_job_wait(); frees the backends of a job that never ran */
     if (j->own_state_dir) {
         /* nobody else can find a directory named after this process: its working state (not
          * its checkpoints) goes with the job, like Flink's local RocksDB directories. The pid
-         * directory itself only once no other job of the process uses it. */
+         * directory itself only once no other job of the process uses it. The backends are
+         * closed by now: weir_job_wait() and weir_job_start()'s failure path close them. */
         char dir[1400];
         snprintf(dir, sizeof dir, "%s/%s", j->state_dir, j->g->job_name);
         weir_rmtree(dir);
