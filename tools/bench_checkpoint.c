@@ -242,15 +242,13 @@ static int bench_job_overhead(const char *tmp, size_t events) {
     weir_buf_free(&line);
     weir_gen_free(g);
     if (f) fclose(f);
-    /* alternate the two modes (after a sync each) and keep each one's best of two runs: the
-     * machine is shared and the page cache state of the first run differs */
+    /* alternate the two modes (weir_bench_run_job syncs before each) and keep each one's best
+     * of two runs: the machine is shared and the page cache state of the first run differs */
     double off = 0, on = 0;
     for (int round = 0; round < 2; round++) {
-        sync();
         double r = run_dedup(tmp, in, NULL, "off");
         if (r > off) off = r;
         weir_rmtree(ck);
-        sync();
         r = run_dedup(tmp, in, ck, "on");
         if (r > on) on = r;
     }
