@@ -1,4 +1,5 @@
 # Sourced helper: a real clickhouse-server (Debian's 18.16) as a plain child process, for tests.
+# Source lib.sh first (stop_pid).
 #
 #   . tests/integration/clickhouse.sh
 #   ch_need            # exit 0 with "SKIP: ..." when clickhouse-server is not installed
@@ -100,13 +101,7 @@ EOF
 ch_restart_same() { _ch_launch; }
 
 ch_stop() {
-  if [ -n "${CH_PID:-}" ] && kill -0 "$CH_PID" 2>/dev/null; then
-    kill -TERM "$CH_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 200); do kill -0 "$CH_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -0 "$CH_PID" 2>/dev/null && kill -KILL "$CH_PID" 2>/dev/null || true
-    wait "$CH_PID" 2>/dev/null || true
-  fi
+  stop_pid "${CH_PID:-}"
   CH_PID=
 }
 

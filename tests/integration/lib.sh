@@ -17,6 +17,17 @@ need_data() {
   fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# stop_pid PID : SIGTERM, up to 10 s for the process to end, then SIGKILL; reaps it. An empty
+# PID or a process that already ended is not an error.
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    local i
+    for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$1" 2>/dev/null && kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}
 # json_get JSON KEY... : prints a (nested) value of a one-line JSON document
 json_get() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])
 for k in sys.argv[2:]: v=v[k]

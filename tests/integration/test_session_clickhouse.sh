@@ -52,13 +52,7 @@ ch_need
 # still inserting would hold up 18.16's shutdown) and removes $TMP.
 WEIR_PID=
 _stop_weir() {
-  if [ -n "$WEIR_PID" ] && kill -0 "$WEIR_PID" 2>/dev/null; then
-    kill -TERM "$WEIR_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 200); do kill -0 "$WEIR_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -0 "$WEIR_PID" 2>/dev/null && kill -KILL "$WEIR_PID" 2>/dev/null || true
-    wait "$WEIR_PID" 2>/dev/null || true
-  fi
+  stop_pid "$WEIR_PID"
   WEIR_PID=
 }
 trap 'exit 1' INT TERM
