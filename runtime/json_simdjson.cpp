@@ -4,10 +4,11 @@
  *
  * Data structure: a weir_json_parser owns one simdjson::dom::parser (reused, so the tape and
  * string buffers only grow and steady-state parsing does not allocate), a padded copy of the
- * decoded input text (`text`, also what weir_json_parser_text() returns), a padded scratch buffer
- * for the rare re-written prefix, and a `wdoc` view of the current document. A weir_json handle is
- * {&parser->wdoc, tape index}; values are read straight off simdjson's tape (see simdjson's
- * doc/tape.md):
+ * input (`text`) for input whose padding cannot be read in place or that needed UTF-8 repair,
+ * `cur`, the decoded text weir_json_parser_text() returns (either `text` or the caller's bytes),
+ * a padded scratch buffer for the rare re-written prefix, and a `wdoc` view of the current
+ * document. A weir_json handle is {&parser->wdoc, tape index}; values are read straight off
+ * simdjson's tape (see simdjson's doc/tape.md):
  *   tape[0]        'r' root word; tape[1] is the root value;
  *   '{' / '['      payload low 32 bits = index just past the matching '}' / ']',
  *                  bits 32..55 = number of members (saturated at 0xFFFFFF);
@@ -40,6 +41,15 @@
 #include <xxhash.h>
 
 #include "weir/json.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) /* clang's spelling of __SANITIZE_ADDRESS__ */
+#define WEIR_HAS_ASAN 1
+#endif
+#endif
+#ifndef WEIR_HAS_ASAN
+#define WEIR_HAS_ASAN 0
+#endif
 
 namespace {
 
@@ -377,7 +387,9 @@ size_t scan_first_value(const char *s, size_t len, size_t start, std::vector<big
 /** The opaque parser of weir/json.h. */
 struct weir_json_parser {
     simdjson::dom::parser parser;
-    pbuf text;    /* decoded input (padded); what weir_json_parser_text() returns */
+    pbuf text;                 /* copy of the input, padded, when it could not be parsed in place */
+    const char *cur = nullptr; /* the decoded text: text.data, or the caller's bytes */
+    size_t cur_len = 0;
     pbuf rewrite; /* prefix with big integers quoted (rarely used) */
     std::vector<bigint_lit> bigs;
     wdoc doc;
@@ -394,8 +406,26 @@ void weir_json_parser_free(weir_json_parser *p) {
 }
 
 const char *weir_json_parser_text(const weir_json_parser *p, size_t *len) {
-    if (len) *len = p->text.len;
-    return p->text.data ? p->text.data : "";
+    if (len) *len = p->cur_len;
+    return p->cur ? p->cur : "";
+}
+
+/*
+ * 1 when the SIMDJSON_PADDING bytes after the @p len > 0 bytes at @p buf can be read without a
+ * fault: they lie in the page of the last byte (pages are at least 4096 bytes). simdjson reads
+ * its padding but its content does not affect the result (simdjson's "page trick"), so such input
+ * is parsed in place instead of being copied. Never under AddressSanitizer, which reports those
+ * reads as overflows.
+ */
+static bool padding_readable(const char *buf, size_t len) {
+#if defined(__SANITIZE_ADDRESS__) || WEIR_HAS_ASAN
+    (void)buf;
+    (void)len;
+    return false;
+#else
+    uintptr_t last = reinterpret_cast<uintptr_t>(buf + len - 1);
+    return (last & 4095) + simdjson::SIMDJSON_PADDING < 4096;
+#endif
 }
 
 static weir_err parse_error(weir_error *err, simdjson::error_code e, size_t at) {
@@ -409,22 +439,29 @@ weir_err weir_json_parse(weir_json_parser *p, const char *buf, size_t len, weir_
     *root = weir_json{nullptr, 0};
     wdoc_reset(&p->doc);
     p->text.len = 0;
-    /* 1. copy into a padded buffer as it is. simdjson validates the UTF-8 of the whole input in
-     *    its stage 1, so input it parses needs no separate pass; only when the parse fails is the
-     *    input checked, and invalid UTF-8 repaired before parsing again (step 3 below). */
-    if (!p->text.reserve(len ? len : 1))
-        return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
-    if (len) std::memcpy(p->text.data, buf, len);
-    p->text.len = len;
-    p->text.pad();
+    /* 1. parse the input in place when its padding can be read, else copy it into a padded
+     *    buffer as it is. simdjson validates the UTF-8 of the whole input in its stage 1, so
+     *    input it parses needs no separate pass; only when the parse fails is the input checked,
+     *    and invalid UTF-8 repaired before parsing again (step 3 below). */
+    if (len && padding_readable(buf, len)) {
+        p->cur = buf;
+    } else {
+        if (!p->text.reserve(len ? len : 1))
+            return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
+        if (len) std::memcpy(p->text.data, buf, len);
+        p->text.len = len;
+        p->text.pad();
+        p->cur = p->text.data;
+    }
+    p->cur_len = len;
     bool repaired = false;
     simdjson::dom::element el;
     simdjson::error_code e;
     const char *s;
     size_t n, start;
     for (;;) {
-        s = p->text.data;
-        n = p->text.len;
+        s = p->cur;
+        n = p->cur_len;
         /* 2. empty or blank: MISSING */
         start = 0;
         while (start < n && is_ws(static_cast<unsigned char>(s[start])))
@@ -440,6 +477,8 @@ weir_err weir_json_parse(weir_json_parser *p, const char *buf, size_t len, weir_
         if (!utf8_repair(buf, len, p->text))
             return weir_error_set(err, WEIR_ENOMEM, 0, "out of memory");
         p->text.pad();
+        p->cur = p->text.data;
+        p->cur_len = p->text.len;
         repaired = true;
     }
     if (e) {

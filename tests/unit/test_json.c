@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -560,6 +561,47 @@ static void test_skip_keys_only_top(void **state) {
     weir_json_parser_free(p);
 }
 
+/* Input parsed in place (weir_json_parse): a document whose padding lies in its own page is read
+ * where it is; one that ends within SIMDJSON_PADDING (64) bytes of an unreadable page is copied
+ * first, so parsing it does not fault. Under AddressSanitizer every input is copied. */
+static void test_parse_in_place(void **state) {
+    (void)state;
+    const size_t page = 4096;
+    char *mem = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(mprotect(mem + page, page, PROT_NONE), 0); /* reading past the page faults */
+    static const char doc[] = "{\"id\":\"e1\",\"n\":12}";
+    const size_t n = sizeof doc - 1;
+    weir_json_parser *p = weir_json_parser_new();
+    assert_non_null(p);
+    /* last byte at page offset 4031: bytes 4032..4095 are the 64 bytes of padding */
+    const size_t ends[] = {100, page - 65, page - 64, page - 1};
+    const int in_place[] = {1, 1, 0, 0};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        char *at = mem + ends[i] + 1 - n;
+        memcpy(at, doc, n);
+        weir_json root;
+        assert_int_equal(weir_json_parse(p, at, n, &root, NULL), WEIR_OK);
+        assert_int_equal(weir_json_int(weir_json_get(root, "n")), 12);
+        const char *id = NULL;
+        size_t idn = 0;
+        assert_int_equal(weir_json_string(weir_json_get(root, "id"), &id, &idn), 0);
+        assert_int_equal(idn, 2);
+        assert_memory_equal(id, "e1", 2);
+        size_t tn = 0;
+        const char *text = weir_json_parser_text(p, &tn);
+        assert_int_equal(tn, n);
+        assert_memory_equal(text, doc, n);
+#if defined(__SANITIZE_ADDRESS__)
+        assert_true(text != at);
+#else
+        assert_int_equal(text == at, in_place[i]);
+#endif
+    }
+    weir_json_parser_free(p);
+    munmap(mem, 2 * page);
+}
+
 static void test_reuse_and_fixtures(void **state) {
     (void)state;
     /* parse every real event twice with one parser: compact form re-parses to itself */
@@ -616,6 +658,7 @@ int main(void) {
         cmocka_unit_test(test_dedup_preimages),
         cmocka_unit_test(test_skip_keys_only_top),
         cmocka_unit_test(test_reuse_and_fixtures),
+        cmocka_unit_test(test_parse_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

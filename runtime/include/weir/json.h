@@ -64,8 +64,10 @@ weir_json_parser *weir_json_parser_new(void);
 void weir_json_parser_free(weir_json_parser *p);
 
 /**
- * Parses @p len bytes at @p buf (need not be NUL-terminated; not retained) with the semantics of
- * the file comment. On success returns WEIR_OK and sets *root (MISSING for empty input).
+ * Parses @p len bytes at @p buf (need not be NUL-terminated) with the semantics of the file
+ * comment. Valid UTF-8 input is parsed in place when the bytes after it can be read safely, so
+ * weir_json_parser_text() may point into @p buf: it is then valid only while @p buf is. Handles
+ * and the strings read through them never refer to @p buf. On success returns WEIR_OK and sets *root (MISSING for empty input).
  * On a syntax error returns WEIR_EPARSE with a message in @p err (which may be NULL).
  * Never crashes on arbitrary bytes; nesting deeper than 1024 levels is a WEIR_EPARSE error.
  */
@@ -74,7 +76,8 @@ weir_err weir_json_parse(weir_json_parser *p, const char *buf, size_t len, weir_
 
 /**
  * The decoded text of the last parsed input: identical to the input when it was valid UTF-8,
- * otherwise with each invalid sequence replaced by U+FFFD (EF BF BD). Valid until the next parse.
+ * otherwise with each invalid sequence replaced by U+FFFD (EF BF BD). Valid until the next parse
+ * and, when it is the caller's input itself (see weir_json_parse()), while that input is.
  */
 const char *weir_json_parser_text(const weir_json_parser *p, size_t *len);
 
