@@ -34,6 +34,10 @@
  * defaults to 1 000 000 messages and 128 MB, more than a second of input at the job's speed, so
  * the queue refills before it runs dry. Cost: up to 128 MB of prefetched records per subtask;
  * `-D kafka.queued.max.messages.kbytes=...` overrides it.
+ * Fetch responses are capped at 16 MB (fetch.max.bytes, librdkafka's default is 50 MB): a
+ * response is one allocation, and glibc maps blocks above 32 MB (the M_MMAP_THRESHOLD weir's
+ * main() sets) afresh each time, so a 50 MB response faulted in every page it received; at p=1
+ * that was half of the job's ~157 000 page faults.
  *
  * Limitations: partitions are discovered only at open() (no periodic discovery); a message
  * error other than transient transport errors fails the job.
@@ -57,6 +61,7 @@
 /* prefetch bounds (see "Prefetch" above) */
 #define KSRC_QUEUED_MIN_MESSAGES "1000000"
 #define KSRC_QUEUED_MAX_KBYTES "131072"
+#define KSRC_FETCH_MAX_BYTES "16777216" /* see "Prefetch" above */
 #define KSRC_STATE_MAGIC "weir-kafka-source v1\n"
 
 /** One owned partition. */
@@ -207,6 +212,7 @@ static weir_err ksrc_open(weir_ctx *ctx) {
         (rc = set_conf(ctx, conf, "fetch.wait.max.ms", "10")) ||
         (rc = set_conf(ctx, conf, "queued.min.messages", KSRC_QUEUED_MIN_MESSAGES)) ||
         (rc = set_conf(ctx, conf, "queued.max.messages.kbytes", KSRC_QUEUED_MAX_KBYTES)) ||
+        (rc = set_conf(ctx, conf, "fetch.max.bytes", KSRC_FETCH_MAX_BYTES)) ||
         (rc = set_conf(ctx, conf, "enable.partition.eof", c->bounded ? "true" : "false")) ||
         (rc = set_conf(ctx, conf, "auto.offset.reset",
                        c->start == WEIR_KAFKA_START_LATEST ? "latest" : "earliest")) ||
