@@ -46,7 +46,8 @@ static void test_counter_by_name(void **st) {
     weir_metrics_free(NULL);
 }
 
-enum { THREADS = 4, PER_THREAD = 200000 };
+/* more threads than a counter has stripes (16), so some threads share a stripe */
+enum { THREADS = 20, PER_THREAD = 200000 };
 
 typedef struct worker {
     weir_metrics *m;

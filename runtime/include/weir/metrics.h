@@ -3,7 +3,9 @@
  *
  * A counter is an atomic 64-bit integer identified by name (e.g. "quality_gate.input",
  * "rows.ai_stream_status"); all subtasks that ask for the same name get the same counter, so
- * the value is the job-wide total. Registration takes a lock; increments are lock-free.
+ * the value is the job-wide total. Registration takes a lock; increments are lock-free and go to
+ * a per-thread cache line of the counter (a striped counter, as Java's LongAdder), so task
+ * threads counting every record do not contend; a read sums the stripes.
  */
 #ifndef WEIR_METRICS_H
 #define WEIR_METRICS_H
@@ -25,9 +27,11 @@ weir_metrics *weir_metrics_new(void);
 void weir_metrics_free(weir_metrics *m);
 /** Returns the counter @p name, creating it at 0. NULL only on allocation failure. Thread-safe. */
 weir_counter *weir_metrics_counter(weir_metrics *m, const char *name);
-/** Adds @p n (may be negative). Lock-free, thread-safe. NULL is accepted (no-op). */
+/** Adds @p n (may be negative). Lock-free, thread-safe, no contention between threads in the
+ *  common case (each thread adds to its own stripe). NULL is accepted (no-op). */
 void weir_counter_add(weir_counter *c, int64_t n);
-/** Current value. Thread-safe. */
+/** Current value: the sum of the stripes. Thread-safe; exact once the adding threads have been
+ *  joined, otherwise some interleaving of the concurrent increments. */
 int64_t weir_counter_get(const weir_counter *c);
 /** Value of counter @p name, 0 if it does not exist. Thread-safe. */
 int64_t weir_metrics_value(weir_metrics *m, const char *name);
