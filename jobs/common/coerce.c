@@ -323,7 +323,33 @@ int wj_ts(weir_json v, int64_t *out) {
 
 /* ---- §7.1 timestamps ---- */
 
+/* The last second wj_format_ts() rendered on this thread and its "yyyy-MM-dd HH:mm:ss." text:
+ * the rows of one event, and consecutive events, mostly fall in the same second, so the calendar
+ * arithmetic runs once per second of event time instead of once per timestamp column. */
+static _Thread_local struct {
+    int64_t sec; /* floor(ms / 1000); valid only when len > 0 */
+    size_t len;  /* 20, or 0 before the first use */
+    char text[20];
+} t_ts_cache;
+
 void wj_format_ts(weir_buf *out, int64_t ms) {
+    int64_t msec = ms % 1000, esec = ms / 1000; /* floor division into seconds and ms */
+    if (msec < 0) {
+        msec += 1000;
+        esec--;
+    }
+    if (t_ts_cache.len && t_ts_cache.sec == esec) {
+        if (weir_buf_reserve(out, t_ts_cache.len + 3)) return;
+        char *w = out->data + out->len;
+        memcpy(w, t_ts_cache.text, t_ts_cache.len);
+        w += t_ts_cache.len;
+        w[0] = (char)('0' + msec / 100);
+        w[1] = (char)('0' + msec / 10 % 10);
+        w[2] = (char)('0' + msec % 10);
+        out->len += t_ts_cache.len + 3;
+        out->data[out->len] = '\0';
+        return;
+    }
     /* floor division into days and milliseconds of day */
     int64_t days = ms / 86400000, rem = ms % 86400000;
     if (rem < 0) {
@@ -350,8 +376,8 @@ void wj_format_ts(weir_buf *out, int64_t ms) {
     }
     /* hot path (every row has a timestamp): fixed-width digits without printf */
     char t[23];
-    int f[7] = {(int)y, (int)m, (int)d, (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60),
-                (int)(rem % 1000)};
+    int f[7] = {(int)y,          (int)m,           (int)d, (int)(sec / 3600), (int)(sec / 60 % 60),
+                (int)(sec % 60), (int)(rem % 1000)};
     static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
     static const char sep[7] = {'-', '-', ' ', ':', ':', '.', 0};
     int k = 0;
@@ -364,6 +390,9 @@ void wj_format_ts(weir_buf *out, int64_t ms) {
         if (sep[i]) t[k++] = sep[i];
     }
     weir_buf_append(out, t, (size_t)k);
+    memcpy(t_ts_cache.text, t, sizeof t_ts_cache.text); /* through the '.' */
+    t_ts_cache.sec = esec;
+    t_ts_cache.len = sizeof t_ts_cache.text;
 }
 
 /* ---- Appendix A ---- */

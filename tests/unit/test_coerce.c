@@ -272,6 +272,18 @@ static void test_format_ts(void **state) {
     check_fmt(1, "1970-01-01 00:00:00.001");
     check_fmt(-86400000LL, "1969-12-31 00:00:00.000");
     check_fmt(951782400000LL, "2000-02-29 00:00:00.000");
+    /* repeated seconds (the per-thread cache of the date and time of a second): the same second
+     * with other milliseconds, the next and the previous second, and the cache's second reached
+     * from the other side of the epoch */
+    check_fmt(1770062064000LL, "2026-02-02 19:54:24.000");
+    check_fmt(1770062064999LL, "2026-02-02 19:54:24.999");
+    check_fmt(1770062065000LL, "2026-02-02 19:54:25.000");
+    check_fmt(1770062064001LL, "2026-02-02 19:54:24.001");
+    check_fmt(-1000, "1969-12-31 23:59:59.000");
+    check_fmt(-999, "1969-12-31 23:59:59.001");
+    check_fmt(-1, "1969-12-31 23:59:59.999");
+    check_fmt(999, "1970-01-01 00:00:00.999");
+    check_fmt(-1001, "1969-12-31 23:59:58.999");
 }
 
 static void check_norm(wj_str in, const char *want) {
