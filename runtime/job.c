@@ -927,6 +927,7 @@ static weir_err open_backend(struct weir_job *j, weir_ctx *c, weir_error *err) {
     bo.clock_ud = j->opt.clock_ud;
     bo.block_cache_bytes = j->opt.rocksdb_block_cache_bytes;
     bo.write_buffer_bytes = j->opt.rocksdb_write_buffer_bytes;
+    bo.discard_on_close = 1; /* the working directory is emptied below before every use */
     const char *kind = j->opt.state_backend ? j->opt.state_backend : "heap";
     if (strcmp(kind, "heap") == 0) {
         c->backend = weir_state_backend_heap_new(&bo, err);

@@ -587,6 +587,31 @@ static void test_reopen(void **state) {
     assert_string_equal(c2.buf, "e1;e2;e3;");
 }
 
+/* discard_on_close (a job's working directory): values are read back while the backend is open,
+ * and the writes still buffered at close are not written out, so a later open of the directory
+ * does not see them; the directory stays a valid database. */
+static void test_discard_on_close(void **state) {
+    fx *f = *state;
+    if (f->kind != ROCKS) skip();
+    weir_state_backend_free(f->be);
+    f->opt.discard_on_close = 1;
+    f->be = open_be(f);
+    assert_non_null(f->be);
+    weir_state *v = reg(f, "v", WEIR_STATE_VALUE, 0);
+    key(f, "k");
+    put(v, "buffered");
+    assert_value(v, "buffered");
+    weir_state_backend_free(f->be);
+    f->opt.discard_on_close = 0;
+    f->be = open_be(f);
+    assert_non_null(f->be);
+    v = reg(f, "v", WEIR_STATE_VALUE, 0);
+    key(f, "k");
+    const void *p;
+    size_t n;
+    assert_int_equal(weir_value_get(v, &p, &n), WEIR_ENOTFOUND);
+}
+
 static void test_unwritable_dir(void **state) {
     fx *f = *state;
     if (f->kind != ROCKS) skip();
@@ -625,6 +650,8 @@ int main(void) {
         cmocka_unit_test_prestate_setup_teardown(test_foreach_entry_same_on_both, setup, teardown,
                                                  &heap_kind),
         cmocka_unit_test_prestate_setup_teardown(test_reopen, setup, teardown, &rocks_kind),
+        cmocka_unit_test_prestate_setup_teardown(test_discard_on_close, setup, teardown,
+                                                 &rocks_kind),
         cmocka_unit_test_prestate_setup_teardown(test_unwritable_dir, setup, teardown, &rocks_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

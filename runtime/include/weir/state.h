@@ -36,9 +36,9 @@ typedef enum weir_state_kind {
 
 /** Describes a state to register. */
 typedef struct weir_state_desc {
-    const char *name;     /**< unique per operator; becomes the column family name */
+    const char *name; /**< unique per operator; becomes the column family name */
     weir_state_kind kind;
-    int64_t ttl_ms;       /**< time-to-live in ms of processing time; 0 = never expires */
+    int64_t ttl_ms; /**< time-to-live in ms of processing time; 0 = never expires */
 } weir_state_desc;
 
 /** Processing-time clock in epoch ms; used for TTL (tests inject a fake clock). */
@@ -46,13 +46,18 @@ typedef int64_t (*weir_clock_fn)(void *ud);
 
 /** Options for creating a backend. Zero-initialise, then set what you need. */
 typedef struct weir_backend_options {
-    const char *dir;              /**< RocksDB: database directory (created if missing) */
-    weir_kg_range key_groups;     /**< key groups owned by this subtask */
-    int32_t max_parallelism;      /**< the operator's max parallelism (number of key groups) */
-    weir_clock_fn clock;          /**< NULL → wall clock */
+    const char *dir;          /**< RocksDB: database directory (created if missing) */
+    weir_kg_range key_groups; /**< key groups owned by this subtask */
+    int32_t max_parallelism;  /**< the operator's max parallelism (number of key groups) */
+    weir_clock_fn clock;      /**< NULL → wall clock */
     void *clock_ud;
-    size_t block_cache_bytes;     /**< RocksDB block cache (bytes); 0 → 64 MiB */
-    size_t write_buffer_bytes;    /**< RocksDB memtable size (bytes); 0 → 64 MiB */
+    size_t block_cache_bytes;  /**< RocksDB block cache (bytes); 0 → 64 MiB */
+    size_t write_buffer_bytes; /**< RocksDB memtable size (bytes); 0 → 64 MiB */
+    /** RocksDB: the directory is not read again after weir_state_backend_free(), so writes
+     *  still buffered in memory are dropped instead of written out. A job sets it: it empties
+     *  working directories at start and restores only from checkpoints, which flush the buffer
+     *  themselves. */
+    int discard_on_close;
 } weir_backend_options;
 
 /** A keyed state backend instance (one per keyed subtask). */
@@ -64,8 +69,10 @@ typedef struct weir_state weir_state;
 weir_state_backend *weir_state_backend_heap_new(const weir_backend_options *opt, weir_error *err);
 /** Opens (creating) a RocksDB backend in opt->dir. NULL on failure with @p err set
  *  (e.g. directory not writable). */
-weir_state_backend *weir_state_backend_rocksdb_new(const weir_backend_options *opt, weir_error *err);
-/** Closes the backend and frees all its states (NULL accepted). Data in RocksDB stays on disk. */
+weir_state_backend *weir_state_backend_rocksdb_new(const weir_backend_options *opt,
+                                                   weir_error *err);
+/** Closes the backend and frees all its states (NULL accepted). Data in RocksDB stays on disk,
+ *  except writes still buffered when the backend was opened with discard_on_close. */
 void weir_state_backend_free(weir_state_backend *be);
 /** "heap" or "rocksdb". */
 const char *weir_state_backend_name(const weir_state_backend *be);
@@ -151,7 +158,6 @@ typedef int (*weir_entry_visit_fn)(void *ud, const weir_state_entry *e);
 weir_err weir_state_foreach_entry(weir_state *s, weir_entry_visit_fn fn, void *ud);
 /** Number of live entries (approximate for RocksDB: estimate-num-keys). */
 uint64_t weir_state_approx_count(weir_state *s);
-
 
 /* ---- snapshots and restore (checkpoints, savepoints, rescaling; issue #3, DESIGN.md §4) ---- */
 
