@@ -376,8 +376,8 @@ void wj_format_ts(weir_buf *out, int64_t ms) {
     }
     /* hot path (every row has a timestamp): fixed-width digits without printf */
     char t[23];
-    int f[7] = {(int)y,          (int)m,           (int)d, (int)(sec / 3600), (int)(sec / 60 % 60),
-                (int)(sec % 60), (int)(rem % 1000)};
+    int hh = (int)(sec / 3600), mi = (int)(sec / 60 % 60), ss = (int)(sec % 60);
+    int f[7] = {(int)y, (int)m, (int)d, hh, mi, ss, (int)(rem % 1000)};
     static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
     static const char sep[7] = {'-', '-', ' ', ':', ':', '.', 0};
     int k = 0;
