@@ -679,6 +679,10 @@ int weir_cmd_bench(int argc, char **argv) {
         fputs("weir bench: --events and --partitions must be positive, --runs 1..16\n", stderr);
         return 2;
     }
+    if (strcmp(backend, "rocksdb") != 0 && strcmp(backend, "heap") != 0) {
+        fprintf(stderr, "weir bench: unknown --state-backend '%s' (rocksdb|heap)\n", backend);
+        return 2;
+    }
     if (weir_mkdirs(tmp)) {
         fprintf(stderr, "weir bench: cannot create %s\n", tmp);
         return 1;

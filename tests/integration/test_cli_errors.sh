@@ -25,6 +25,8 @@ expect_fail 2 "invalid number" -- run dedup --input x -p zero
 expect_fail 2 "parallelism" -- run dedup --input x -p 0
 expect_fail 2 "unknown state backend" -- run dedup --input x --state-backend mem
 expect_fail 2 "key=value" -- run dedup --input x -D nokey
+expect_fail 2 "unknown --state-backend" -- bench --state-backend mem
+expect_fail 2 "runs 1..16" -- bench --runs 0
 expect_fail 2 "no row output" -- run dedup --input "$TMP/x.jsonl"
 expect_fail 1 "cannot open\|No such file" -- run dedup --input "$TMP/does-not-exist.jsonl" --output-dir "$TMP/o"
 touch "$TMP/file"
