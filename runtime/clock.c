@@ -4,9 +4,7 @@
 #include "weir/clock.h"
 
 int64_t weir_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return weir_mono_ns() / 1000000;
 }
 
 int64_t weir_mono_ns(void) {

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jobs/dedup/job.h"
@@ -267,8 +266,7 @@ static double bench_consume(const char *bootstrap, const char *topic, int p, siz
  * 15-30 % per CPU-second in some runs, which fresh processes never showed. Prints the result
  * line and the job's summary; returns events per CPU-second, 0 on failure. */
 static double bench_job(const char *bootstrap, const char *topic, int p, const char *backend,
-                        const char *tmp, size_t n) {
-    (void)n; /* the job reports what it consumed */
+                        const char *tmp) {
     char out[1024], state[1024], log[1024], par[16];
     snprintf(out, sizeof out, "%s/out-p%d", tmp, p);
     snprintf(state, sizeof state, "%s/state-p%d", tmp, p);
@@ -316,7 +314,8 @@ static double bench_job(const char *bootstrap, const char *topic, int p, const c
         ;
     double wall = weir_bench_wall_s() - w0;
     double rv = 0;
-    const char *in = strstr(sum, "\"records_in\":");
+    static const char IN_KEY[] = "\"records_in\":";
+    const char *in = strstr(sum, IN_KEY);
     if (w != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !in) {
         fprintf(stderr, "weir bench: dedup job, p=%d failed (exit status %d); its log:\n", p,
                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -326,11 +325,10 @@ static double bench_job(const char *bootstrap, const char *topic, int p, const c
             fputs(line, stderr);
         if (lf) fclose(lf);
     } else {
-        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         char what[64];
         snprintf(what, sizeof what, "dedup job, p=%d, %s state", p, backend);
-        rv = report_times(what, wall, cpu, (size_t)strtoull(in + 13, NULL, 10));
+        rv = report_times(what, wall, weir_bench_rusage_cpu_s(&ru),
+                          (size_t)strtoull(in + sizeof IN_KEY - 1, NULL, 10));
         printf("  summary: %s\n", sum);
     }
     /* the next measurement must not pay for this one's 1.5 GB of dirty output pages (kernel
@@ -750,17 +748,11 @@ int weir_cmd_bench(int argc, char **argv) {
         /* the shared machine's noise is ±10 % run to run: the verdict takes the median */
         double runs_v[16];
         for (int r = 0; r < runs; r++)
-            runs_v[r] = bench_job(bs, "streaming_events", p, backend, tmp, L.n);
-        double job = median(runs_v, runs);
-        if (runs > 1) {
-            double lo = runs_v[0], hi = runs_v[0];
-            for (int r = 1; r < runs; r++) {
-                lo = runs_v[r] < lo ? runs_v[r] : lo;
-                hi = runs_v[r] > hi ? runs_v[r] : hi;
-            }
+            runs_v[r] = bench_job(bs, "streaming_events", p, backend, tmp);
+        double job = median(runs_v, runs); /* sorts runs_v: the range is its ends */
+        if (runs > 1)
             printf("  dedup job, p=%d: median of %d runs %.0f ev/cpu-s (range %.0f-%.0f)\n", p,
-                   runs, job, lo, hi);
-        }
+                   runs, job, runs_v[0], runs_v[runs - 1]);
         printf("  ratios (per cpu-second): job/consume %.2f, job/parse %.2f, job/state %.2f; "
                "bar 200000 ev/s per core: %s\n",
                consume > 0 ? job / consume : 0, parse > 0 ? job / parse : 0,

@@ -4,21 +4,23 @@
 #include "tools/bench_job.h"
 
 #include <stdio.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "weir/clock.h"
+
 double weir_bench_wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)weir_mono_ns() / 1e9;
+}
+
+double weir_bench_rusage_cpu_s(const struct rusage *ru) {
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
 }
 
 double weir_bench_cpu_s(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return weir_bench_rusage_cpu_s(&ru);
 }
 
 int weir_bench_run_job(weir_graph *g, const weir_job_options *jo, const char *what,

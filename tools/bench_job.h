@@ -6,10 +6,14 @@
 #ifndef WEIR_TOOLS_BENCH_JOB_H
 #define WEIR_TOOLS_BENCH_JOB_H
 
+#include <sys/resource.h>
+
 #include "weir/weir.h"
 
 /** Monotonic time in seconds. */
 double weir_bench_wall_s(void);
+/** User plus system CPU time of @p ru, in seconds. */
+double weir_bench_rusage_cpu_s(const struct rusage *ru);
 /** CPU time of the whole process (every thread: tasks, librdkafka, RocksDB), in seconds. */
 double weir_bench_cpu_s(void);
 
