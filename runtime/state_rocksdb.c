@@ -582,21 +582,25 @@ static size_t vb_home(const vbuf *vb, uint64_t h) {
  * key's hash, which a probe compares before it reads the entry: an insert then touches only the
  * index (its slots are prefetched per batch) and not one random entry per occupied slot it
  * passes. */
+static inline uint64_t vb_tag(uint64_t h) {
+    return h & 0xFFFFFFFF00000000ULL;
+}
+
 static inline uint64_t vb_slot(uint64_t h, size_t j) {
-    return (h & 0xFFFFFFFF00000000ULL) | (uint64_t)(j + 1);
+    return vb_tag(h) | (uint64_t)(j + 1);
 }
 
 /* Index of the entry with key k (hash h), or -1; *ins receives the slot where it would go. */
 static long vb_find(const vbuf *vb, const char *k, size_t n, uint64_t h, size_t *ins) {
     size_t mask = vb->nslot - 1;
-    const uint64_t tag = h & 0xFFFFFFFF00000000ULL;
+    const uint64_t tag = vb_tag(h);
     for (size_t i = vb_home(vb, h);; i = (i + 1) & mask) {
         uint64_t sl = vb->slot[i];
         if (!sl) {
             *ins = i;
             return -1;
         }
-        if ((sl & 0xFFFFFFFF00000000ULL) != tag) continue;
+        if (vb_tag(sl) != tag) continue;
         long j = (long)(uint32_t)sl - 1;
         const vb_entry *e = &vb->e[j];
         if (e->hash == h && e->klen == n && memcmp(vb->arena.data + e->koff, k, n) == 0) return j;
