@@ -61,7 +61,7 @@
 /* prefetch bounds (see "Prefetch" above) */
 #define KSRC_QUEUED_MIN_MESSAGES "1000000"
 #define KSRC_QUEUED_MAX_KBYTES "131072"
-#define KSRC_FETCH_MAX_BYTES "16777216" /* see "Prefetch" above */
+#define KSRC_FETCH_MAX_BYTES "16777216"
 #define KSRC_STATE_MAGIC "weir-kafka-source v1\n"
 
 /** One owned partition. */
