@@ -382,6 +382,15 @@ static void assert_per_channel_order(collector *c, int src_p) {
     }
 }
 
+/* Job options with tiny channels: 2 batches of 4 records each, so a slow sink back-pressures
+ * its source after a few records. */
+static weir_job_options small_channels(void) {
+    weir_job_options o = {0};
+    o.channel_capacity = 2;
+    o.batch_records = 4;
+    return o;
+}
+
 static weir_err run_job(const weir_graph *g, const weir_job_options *opt, weir_error *err) {
     weir_job *j = weir_job_start(g, opt, err);
     if (!j) {
@@ -926,9 +935,7 @@ static void test_backpressure_slow_sink(void **st) {
     src_init(&sc, N);
     sc.watch = &col;
     weir_graph *g = src_to_sink("backpressure", &sc, 1, &SLOW_SINK, "Slow Sink", &col, 1);
-    weir_job_options opt = {0};
-    opt.channel_capacity = 2;
-    opt.batch_records = 4;
+    weir_job_options opt = small_channels();
     assert_int_equal(run_job(g, &opt, &err), WEIR_OK);
     assert_exactly_once(&col, N, 0);
     for (size_t i = 0; i < col.n; i++)
@@ -963,9 +970,7 @@ static void test_task_time_accounting(void **st) {
     src_cfg sc;
     src_init(&sc, 1200);
     weir_graph *g = src_to_sink("task-time-slow-sink", &sc, 1, &SLOW_SINK, "Slow Sink", &col, 1);
-    weir_job_options opt = {0};
-    opt.channel_capacity = 2;
-    opt.batch_records = 4;
+    weir_job_options opt = small_channels();
     weir_job *j = weir_job_start(g, &opt, &err);
     assert_non_null(j);
     assert_int_equal(weir_job_wait(j, &err), WEIR_OK);
@@ -1078,9 +1083,7 @@ static void test_blocked_producer_woken_on_failure(void **st) {
     col.sleep_us_per_batch = 50000; /* the producer fills the channel and blocks meanwhile */
     col.fail_batches_after = 2;
     weir_graph *g = src_to_sink("blocked", &sc, 2, &SLOW_SINK, "Stuck Sink", &col, 1);
-    weir_job_options opt = {0};
-    opt.channel_capacity = 2;
-    opt.batch_records = 4;
+    weir_job_options opt = small_channels();
     double t0 = now_s();
     weir_job *j = weir_job_start(g, &opt, &err);
     assert_non_null(j);
@@ -1108,9 +1111,7 @@ static void test_cancel_blocked_job(void **st) {
     collector_init(&col);
     col.sleep_us_per_batch = 20000;
     weir_graph *g = src_to_sink("cancel", &sc, 1, &SLOW_SINK, "Sink", &col, 1);
-    weir_job_options opt = {0};
-    opt.channel_capacity = 2;
-    opt.batch_records = 4;
+    weir_job_options opt = small_channels();
     weir_job *j = weir_job_start(g, &opt, &err);
     assert_non_null(j);
     sleep_us(50000);
