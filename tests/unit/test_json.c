@@ -420,6 +420,67 @@ static void test_string_escaping(void **state) {
     weir_buf_free(&b);
 }
 
+/* The escaping of §4.3 one byte at a time, written from the rules: the reference every fast
+ * path of weir_json_write_string() (SSE2, SWAR, AVX-512 VBMI2) must match. */
+static void ref_escape(weir_buf *b, const unsigned char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    weir_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        const char *e = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\b' ? "\\b"
+                        : c == '\t' ? "\\t"
+                        : c == '\n' ? "\\n"
+                        : c == '\f' ? "\\f"
+                        : c == '\r' ? "\\r"
+                                    : NULL;
+        if (e) {
+            weir_buf_puts(b, e);
+        } else if (c < 0x20) {
+            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+            weir_buf_puts(b, u);
+        } else {
+            weir_buf_putc(b, (char)c);
+        }
+    }
+    weir_buf_putc(b, '"');
+}
+
+/* Random strings of 0-300 bytes, from plain text to nothing but specials, at every alignment:
+ * the block paths, their tails and the switch between them all meet the reference. */
+static void test_string_escaping_random(void **state) {
+    (void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+    print_message("AVX-512 VBMI2 path %s on this CPU\n",
+                  __builtin_cpu_supports("avx512vbmi2") ? "taken" : "not available");
+#endif
+    static const unsigned char specials[] = {'"', '\\', '\n', '\t', 0x00, 0x1f, 0x7f, 0xc3, 0xa9};
+    unsigned char in[320];
+    weir_buf got = {0}, want = {0};
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = (size_t)(x % 301), off = (size_t)((x >> 20) % 16);
+        unsigned density = (unsigned)((x >> 32) % 5); /* 0: none ... 4: every byte special */
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int special = density == 4 || (density && (x & 15) < density * density);
+            if (density == 1) special = special && (x >> 8) % 4 == 0; /* sparse */
+            in[off + i] = special ? specials[(x >> 16) % (density == 2 ? 2 : sizeof specials)]
+                                  : (unsigned char)(' ' + (x >> 24) % 95);
+        }
+        weir_buf_reset(&got);
+        weir_buf_reset(&want);
+        weir_json_write_string(&got, (const char *)in + off, n);
+        ref_escape(&want, in + off, n);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
+    }
+    weir_buf_free(&got);
+    weir_buf_free(&want);
+}
+
 static void assert_double(double d, const char *want) {
     weir_buf b = {0};
     weir_json_write_double_java(&b, d);
@@ -655,6 +716,7 @@ int main(void) {
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_string_escaping),
+        cmocka_unit_test(test_string_escaping_random),
         cmocka_unit_test(test_double_java),
         cmocka_unit_test(test_dedup_preimages),
         cmocka_unit_test(test_skip_keys_only_top),
