@@ -284,6 +284,12 @@ static void test_format_ts(void **state) {
     check_fmt(-1, "1969-12-31 23:59:59.999");
     check_fmt(999, "1970-01-01 00:00:00.999");
     check_fmt(-1001, "1969-12-31 23:59:58.999");
+    /* seconds 256 apart share a slot of the 256-entry cache: each evicts the other */
+    check_fmt(1770062064713LL + 256000, "2026-02-02 19:58:40.713");
+    check_fmt(1770062064713LL, "2026-02-02 19:54:24.713");
+    check_fmt(1770062064713LL + 256000, "2026-02-02 19:58:40.713");
+    check_fmt(-1000 - 256000, "1969-12-31 23:55:43.000");
+    check_fmt(-1000, "1969-12-31 23:59:59.000");
 }
 
 static void check_norm(wj_str in, const char *want) {
