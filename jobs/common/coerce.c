@@ -93,6 +93,18 @@ static int parse_signed(wj_str s, int64_t lo, int64_t hi, int64_t *out) {
         i = 1;
     }
     if (i >= s.n) return 0;
+    if (s.n - i <= 18) { /* 18 digits cannot overflow int64: one pass, no overflow checks */
+        int64_t v = 0;
+        for (; i < s.n; i++) {
+            unsigned dg = (unsigned)(unsigned char)s.s[i] - '0';
+            if (dg > 9) return 0;
+            v = v * 10 + (int64_t)dg;
+        }
+        if (neg) v = -v;
+        if (v < lo || v > hi) return -1;
+        *out = v;
+        return 1;
+    }
     for (size_t j = i; j < s.n; j++)
         if (s.s[j] < '0' || s.s[j] > '9') return 0;
     /* accumulate as a negative number to reach INT64_MIN */

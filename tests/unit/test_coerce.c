@@ -148,6 +148,13 @@ static void test_nlong(void **state) {
     check_nlong("\" 9223372036854775807 \"", 1, INT64_MAX);
     check_nlong("\"-9223372036854775808\"", 1, INT64_MIN);
     check_nlong("\"9223372036854775808\"", 0, 0);
+    /* 18 digits (the no-overflow fast path) and 19 (the checked path) on both sides */
+    check_nlong("\"999999999999999999\"", 1, 999999999999999999LL);
+    check_nlong("\"-999999999999999999\"", 1, -999999999999999999LL);
+    check_nlong("\"1000000000000000000\"", 1, 1000000000000000000LL);
+    check_nlong("\"-1000000000000000000\"", 1, -1000000000000000000LL);
+    check_nlong("\"12a\"", 0, 0);
+    check_nlong("\"+\"", 0, 0);
     check_nlong("\"\"", 0, 0);
     check_nlong("\"1.5\"", 0, 0);
     check_nlong("9999999999", 1, 9999999999LL);
