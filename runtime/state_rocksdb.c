@@ -739,6 +739,54 @@ static void sk_sort(const vbuf *vb, vb_sortkey *a, size_t n, int depth) {
     }
 }
 
+/* Byte d (0-15) of a sort key's first 16 key bytes, most significant first. */
+static inline unsigned sk_byte(const vb_sortkey *k, int d) {
+    uint64_t w = d < 8 ? k->h1 : k->h2;
+    return (unsigned)(w >> (56 - 8 * (d & 7))) & 0xffu;
+}
+
+/* Sorts a[0..n) by key: in-place MSD radix sort (American flag sort) on the first 16 key bytes,
+ * then sk_sort() (the full comparison) for buckets of at most 64 keys or keys that share their
+ * first 16 bytes. A level where every key has the same byte (the key group's high byte, the
+ * length byte of equal-length keys) costs one counting pass and moves nothing. Random keys
+ * (event ids) of a full buffer settle in about five passes instead of introsort's ~18 levels
+ * of mispredicted comparisons. Stack: 6 KB per level, at most 16 levels. */
+static void sk_radix(const vbuf *vb, vb_sortkey *a, size_t n, int d) {
+    while (n > 64 && d < 16) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[sk_byte(&a[i], d)]++;
+        if (cnt[sk_byte(&a[0], d)] == n) { /* one bucket: look at the next byte */
+            d++;
+            continue;
+        }
+        size_t start[256], next[256];
+        for (size_t b = 0, o = 0; b < 256; b++) {
+            start[b] = next[b] = o;
+            o += cnt[b];
+        }
+        for (unsigned b = 0; b < 256; b++) { /* cycle each misplaced key into its bucket */
+            size_t end = start[b] + cnt[b];
+            while (next[b] < end) {
+                vb_sortkey x = a[next[b]];
+                unsigned bx = sk_byte(&x, d);
+                while (bx != b) {
+                    sk_swap(&x, &a[next[bx]++]);
+                    bx = sk_byte(&x, d);
+                }
+                a[next[b]++] = x;
+            }
+        }
+        for (unsigned b = 0; b < 256; b++)
+            if (cnt[b] > 1) sk_radix(vb, a + start[b], cnt[b], d + 1);
+        return;
+    }
+    int depth = 0;
+    for (size_t m = n; m > 1; m >>= 1)
+        depth += 2;
+    sk_sort(vb, a, n, depth);
+}
+
 /* Writes the buffer of column family c as one sorted SST file and ingests it. */
 static weir_err vb_flush(rdb_backend *rb, rdb_cf *c) {
     vbuf *vb = c->vb;
@@ -759,10 +807,7 @@ static weir_err vb_flush(rdb_backend *rb, rdb_cf *c) {
         order[i].klen = en->klen;
         order[i].vlen = en->del ? UINT32_MAX : en->vlen;
     }
-    int depth = 0;
-    for (size_t m = vb->n; m > 1; m >>= 1)
-        depth += 2;
-    sk_sort(vb, order, vb->n, depth);
+    sk_radix(vb, order, vb->n, 0);
     char path[1400];
     snprintf(path, sizeof path, "%s/weir-ingest-%llu.sst", rb->dir,
              (unsigned long long)++rb->ingest_seq);
