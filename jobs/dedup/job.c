@@ -154,9 +154,10 @@ static weir_err gate_process(weir_ctx *ctx, const weir_record *rec) {
                      .record_ts = rec->origin.record_ts};
     dd_event ev;
     dd_envelope env;
-    int64_t now = weir_ctx_now_ms(ctx);
-    if (dd_gate_process(L->gate, rec->value, rec->value_len, &src, now, &ev, &env) ==
+    /* the clock is read only for a rejection (its envelope's ingestion time): most records pass */
+    if (dd_gate_process(L->gate, rec->value, rec->value_len, &src, 0, &ev, &env) ==
         DD_GATE_REJECTED) {
+        env.ingestion_ts = weir_ctx_now_ms(ctx);
         weir_counter_add(L->cn.dlq_gate, 1);
         return emit_envelope(ctx, sh, &L->cn, &L->env_buf, &env, 0);
     }
