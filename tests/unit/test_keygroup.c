@@ -41,6 +41,16 @@ static void test_java_string_hash(void **st) {
     assert_int_equal(jh("\xf0\x90\x41"), 31 * 0xFFFD + 'A');
     assert_int_equal(jh("\xf4\x90\x80\x80"), ((31 * 0xFFFD + 0xFFFD) * 31 + 0xFFFD) * 31 + 0xFFFD);
     assert_int_equal(jh("\xc0\xaf"), 31 * 0xFFFD + 0xFFFD); /* overlong: two bad bytes */
+    /* longer keys (8-byte ASCII blocks), values of Java's s[0]*31^(n-1) + ... + s[n-1] */
+    assert_int_equal(jh("abcdefgh"), 1259673732);
+    assert_int_equal(jh("abcdefghi"), 395180133);
+    assert_int_equal(jh("59485235-8460-472f-a894-3b84f37ee9bb"), 816484336); /* an event id */
+    assert_int_equal(jh("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+                     -190825824);
+    /* non-ASCII inside and across 8-byte blocks: U+00E9 and U+1F600 (a surrogate pair) */
+    assert_int_equal(jh("ab\xc3\xa9"
+                        "cdefgh12345678\xf0\x9f\x98\x80xyz"),
+                     -1594299097);
 }
 
 static void test_murmur(void **st) {
