@@ -83,32 +83,33 @@ static inline int have_vbmi2(void) {
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("bmi2");
 }
 
-/* Escapes whole 32-byte blocks of @p s (@p n bytes) to @p w; sets *done to the bytes consumed
- * (a multiple of 32) and returns the new end. Needs 64 writable bytes at w past every block's
- * output, which the caller's 6-bytes-per-input-byte reservation covers.
- * A block without special bytes is stored as it is. A block whose only specials are '"' and '\\'
- * (the common case in JSON text) is escaped without a loop: vpexpandb spreads its 32 bytes to
- * the odd bytes of a 64-byte register, the even bytes are filled with '\\', and vpcompressb keeps
- * every odd byte and only the even bytes in front of a special, i.e. exactly the escaped block.
- * A block with a control character goes byte by byte. */
-VBMI2_TARGET static char *escape_vbmi2(char *w, const char *s, size_t n, size_t *done) {
+/* Escapes the @p n bytes of @p s to @p w in steps of 32 (the last step masked: a masked load
+ * does not touch, or fault on, the bytes past the end); returns the new end. Stores 64 bytes at
+ * a time: needs 64 writable bytes past the output, which the caller reserves.
+ * A step without special bytes is stored as it is. A step whose only specials are '"' and '\\'
+ * (the common case in JSON text) is escaped without a loop: vpexpandb spreads its bytes to the
+ * odd bytes of a 64-byte register, the even bytes are filled with '\\', and vpcompressb keeps
+ * every odd byte and only the even bytes in front of a special, i.e. exactly the escaped text.
+ * A step with a control character goes byte by byte. */
+VBMI2_TARGET static char *escape_vbmi2(char *w, const char *s, size_t n) {
     const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\'),
                   space = _mm256_set1_epi8(0x20);
     const __m512i bslash64 = _mm512_set1_epi8('\\');
     const uint64_t odd = 0xAAAAAAAAAAAAAAAAULL, even = 0x5555555555555555ULL;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+    for (size_t i = 0; i < n; i += 32) {
+        size_t r = n - i < 32 ? n - i : 32;
+        uint32_t lanes = r == 32 ? 0xFFFFFFFFu : (1u << r) - 1u;
+        __m256i v = _mm256_maskz_loadu_epi8(lanes, s + i);
         uint32_t m =
             (uint32_t)(_mm256_cmpeq_epi8_mask(v, quote) | _mm256_cmpeq_epi8_mask(v, bslash));
-        uint32_t ctl = (uint32_t)_mm256_cmplt_epu8_mask(v, space);
+        uint32_t ctl = (uint32_t)_mm256_cmplt_epu8_mask(v, space) & lanes; /* 0 past the end */
         if (!(m | ctl)) {
             _mm256_storeu_si256((__m256i *)(void *)w, v);
-            w += 32;
+            w += r;
             continue;
         }
         if (ctl) {
-            for (size_t k = i; k < i + 32; k++) {
+            for (size_t k = i; k < i + r; k++) {
                 unsigned char c = (unsigned char)s[k];
                 if (c < 0x80 && k_needs_escape[c])
                     w = put_escape(w, c);
@@ -117,13 +118,13 @@ VBMI2_TARGET static char *escape_vbmi2(char *w, const char *s, size_t n, size_t 
             }
             continue;
         }
+        uint64_t out_lanes = r == 32 ? ~0ULL : (1ULL << (2 * r)) - 1u;
         __m512i d = _mm512_maskz_expand_epi8(odd, _mm512_castsi256_si512(v));
         d = _mm512_mask_blend_epi8(even, d, bslash64);
-        __m512i e = _mm512_maskz_compress_epi8(odd | _pdep_u64(m, even), d);
+        __m512i e = _mm512_maskz_compress_epi8((odd & out_lanes) | _pdep_u64(m, even), d);
         _mm512_storeu_si512((void *)w, e);
-        w += 32 + __builtin_popcount(m);
+        w += r + (size_t)__builtin_popcount(m);
     }
-    *done = i;
     return w;
 }
 #endif
@@ -132,12 +133,15 @@ void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
     /* worst case: every byte becomes \u00XX; reserve once, then write through a pointer.
      * Plain stretches are copied before they are checked, which is safe because the
      * reservation covers 6 bytes per input byte. */
-    if (weir_buf_reserve(out, 6 * n + 10)) return;
+    if (weir_buf_reserve(out, 6 * n + 10 + 64)) return; /* + 64: escape_vbmi2's wide stores */
     char *w = out->data + out->len;
     *w++ = '"';
     size_t i = 0;
 #if defined(WEIR_ESCAPE_VBMI2)
-    if (n >= 32 && have_vbmi2()) w = escape_vbmi2(w, s, n, &i);
+    if (have_vbmi2()) {
+        w = escape_vbmi2(w, s, n);
+        i = n;
+    }
 #endif
 #if defined(__SSE2__)
     /* 16-byte blocks while 32 input bytes remain, so that after each special byte the rest of

@@ -458,6 +458,9 @@ static void test_string_escaping_random(void **state) {
     static const unsigned char specials[] = {'"', '\\', '\n', '\t', 0x00, 0x1f, 0x7f, 0xc3, 0xa9};
     unsigned char in[320];
     weir_buf got = {0}, want = {0};
+    char *guard = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(guard != MAP_FAILED);
+    assert_int_equal(mprotect(guard + 4096, 4096, PROT_NONE), 0);
     uint64_t x = 0x9E3779B97F4A7C15ULL;
     for (int round = 0; round < 20000; round++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -476,9 +479,26 @@ static void test_string_escaping_random(void **state) {
         ref_escape(&want, in + off, n);
         assert_int_equal(got.len, want.len);
         assert_memory_equal(got.data, want.data, want.len);
+        /* the same bytes in an allocation of exactly n bytes (AddressSanitizer sees any read
+         * past it) and ending on the last byte before an unreadable page (a read past it
+         * faults): the masked tail step must not touch a byte beyond the string */
+        char *exact = malloc(n ? n : 1);
+        assert_non_null(exact);
+        memcpy(exact, in + off, n);
+        weir_buf_reset(&got);
+        weir_json_write_string(&got, exact, n);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
+        free(exact);
+        memcpy(guard + 4096 - n, in + off, n);
+        weir_buf_reset(&got);
+        weir_json_write_string(&got, guard + 4096 - n, n);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
     }
     weir_buf_free(&got);
     weir_buf_free(&want);
+    munmap(guard, 2 * 4096);
 }
 
 static void assert_double(double d, const char *want) {
