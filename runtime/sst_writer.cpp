@@ -2,8 +2,9 @@
  * sst_writer.cpp - the SST writer of sst_writer.h on RocksDB's C++ API.
  *
  * One rocksdb::SstFileWriter per file, built from a weir_sst_format so that its table options
- * (filter, format version, compression) equal those of the column families the file is ingested
- * into (state_rocksdb.c builds those from the same struct). The only difference from
+ * (filter, format version) equal those of the column families the file is ingested into
+ * (state_rocksdb.c builds those from the same values; the compression may differ, RocksDB records
+ * it in each file). The only difference from
  * rocksdb_sstfilewriter_create() is invalidate_page_cache = false. No exception crosses the C
  * boundary: allocation failures become error messages.
  */
