@@ -1162,6 +1162,7 @@ static weir_err rdb_multi_put(weir_state *s, const weir_state_key *keys,
     if (mgrow(rb, n) || encode_keys(rb, keys, n)) return WEIR_ENOMEM;
     vb_hash_batch(rb, c, n);
     for (size_t i = 0; i < n; i++) {
+        if (i + 16 < n) vb_prefetch(c->vb, rb->khash[i + 16]);
         size_t vl;
         const char *v = frame(rb, s, vals[i].data ? vals[i].data : "", vals[i].len, &vl, now);
         if (!v || vb_put_h(c->vb, rb->klist[i], rb->klens[i], rb->khash[i], v, vl, 0))
