@@ -62,6 +62,13 @@ static inline char *put_escape(char *w, unsigned char c) {
     return w + 6;
 }
 
+/* Writes byte @p c at @p w, escaped when §4.3 says so; returns the new end. */
+static inline char *put_byte(char *w, unsigned char c) {
+    if (k_needs_escape[c]) return put_escape(w, c);
+    *w = (char)c;
+    return w + 1;
+}
+
 #if defined(__SSE2__)
 /* Bit k set when byte k of @p v needs escaping (< 0x20, '"' or '\\'). */
 static inline unsigned special16(__m128i v) {
@@ -109,13 +116,8 @@ VBMI2_TARGET static char *escape_vbmi2(char *w, const char *s, size_t n) {
             continue;
         }
         if (ctl) {
-            for (size_t k = i; k < i + r; k++) {
-                unsigned char c = (unsigned char)s[k];
-                if (c < 0x80 && k_needs_escape[c])
-                    w = put_escape(w, c);
-                else
-                    *w++ = (char)c;
-            }
+            for (size_t k = i; k < i + r; k++)
+                w = put_byte(w, (unsigned char)s[k]);
             continue;
         }
         uint64_t out_lanes = r == 32 ? ~0ULL : (1ULL << (2 * r)) - 1u;
@@ -186,12 +188,7 @@ void weir_json_write_string(weir_buf *out, const char *s, size_t n) {
             w += k;
             i += k;
         }
-        unsigned char c = (unsigned char)s[i++];
-        if (c >= 0x80 || !k_needs_escape[c]) {
-            *w++ = (char)c;
-            continue;
-        }
-        w = put_escape(w, c);
+        w = put_byte(w, (unsigned char)s[i++]);
     }
     *w++ = '"';
     out->len = (size_t)(w - out->data);

@@ -447,6 +447,14 @@ static void ref_escape(weir_buf *b, const unsigned char *s, size_t n) {
     weir_buf_putc(b, '"');
 }
 
+/* Escapes the @p n bytes at @p s into @p got and checks the result against @p want. */
+static void assert_escapes_to(weir_buf *got, const char *s, size_t n, const weir_buf *want) {
+    weir_buf_reset(got);
+    weir_json_write_string(got, s, n);
+    assert_int_equal(got->len, want->len);
+    assert_memory_equal(got->data, want->data, want->len);
+}
+
 /* Random strings of 0-300 bytes, from plain text to nothing but specials, at every alignment:
  * the block paths, their tails and the switch between them all meet the reference. */
 static void test_string_escaping_random(void **state) {
@@ -473,28 +481,19 @@ static void test_string_escaping_random(void **state) {
             in[off + i] = special ? specials[(x >> 16) % (density == 2 ? 2 : sizeof specials)]
                                   : (unsigned char)(' ' + (x >> 24) % 95);
         }
-        weir_buf_reset(&got);
         weir_buf_reset(&want);
-        weir_json_write_string(&got, (const char *)in + off, n);
         ref_escape(&want, in + off, n);
-        assert_int_equal(got.len, want.len);
-        assert_memory_equal(got.data, want.data, want.len);
+        assert_escapes_to(&got, (const char *)in + off, n, &want);
         /* the same bytes in an allocation of exactly n bytes (AddressSanitizer sees any read
          * past it) and ending on the last byte before an unreadable page (a read past it
          * faults): the masked tail step must not touch a byte beyond the string */
         char *exact = malloc(n ? n : 1);
         assert_non_null(exact);
         memcpy(exact, in + off, n);
-        weir_buf_reset(&got);
-        weir_json_write_string(&got, exact, n);
-        assert_int_equal(got.len, want.len);
-        assert_memory_equal(got.data, want.data, want.len);
+        assert_escapes_to(&got, exact, n, &want);
         free(exact);
         memcpy(guard + 4096 - n, in + off, n);
-        weir_buf_reset(&got);
-        weir_json_write_string(&got, guard + 4096 - n, n);
-        assert_int_equal(got.len, want.len);
-        assert_memory_equal(got.data, want.data, want.len);
+        assert_escapes_to(&got, guard + 4096 - n, n, &want);
     }
     weir_buf_free(&got);
     weir_buf_free(&want);
