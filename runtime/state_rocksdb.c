@@ -53,16 +53,9 @@
 #define DEFAULT_CACHE (64u << 20)
 #define DEFAULT_WRITE_BUFFER (64u << 20)
 
-/* The table format of RocksDB's own SST files (flushes, compactions) and of the restore files
- * weir writes for ingestion (sst_writer.h). */
+/* The table format of RocksDB's own SST files (flushes, compactions) and of the files weir
+ * writes for ingestion (sst_writer.h; write-buffer flushes leave out the compression). */
 static const weir_sst_format SST_FORMAT = {.bloom_bits_per_key = 10, .format_version = 5, .lz4 = 1};
-/* The files of write-buffer flushes (vb_flush) are not compressed: they are young sorted runs
- * that compaction soon merges (and compresses, SST_FORMAT), and compressing each one first was
- * 1.7 % of the dedup job. RocksDB's tuning guide makes the same choice for its first levels.
- * Cost: those runs are ~1.3x larger on disk (and in checkpoints) until compacted (1 M dedup
- * keys: 48.7 MB instead of 37.9 MB). */
-static const weir_sst_format VB_SST_FORMAT = {
-    .bloom_bits_per_key = 10, .format_version = 5, .lz4 = 0};
 
 struct rdb_backend;
 
@@ -818,8 +811,15 @@ static weir_err vb_flush(rdb_backend *rb, rdb_cf *c) {
     char path[1400];
     snprintf(path, sizeof path, "%s/weir-ingest-%llu.sst", rb->dir,
              (unsigned long long)++rb->ingest_seq);
+    /* SST_FORMAT without compression: flush files are young sorted runs that compaction soon
+     * merges (and compresses), and compressing each one first was 1.7 % of the dedup job.
+     * RocksDB's tuning guide makes the same choice for its first levels. Cost: those runs are
+     * ~1.3x larger on disk (and in checkpoints) until compacted (1 M dedup keys: 48.7 MB instead
+     * of 37.9 MB). */
+    weir_sst_format fmt = SST_FORMAT;
+    fmt.lz4 = 0;
     char *e = NULL;
-    weir_sst_writer *w = weir_sst_writer_open(&VB_SST_FORMAT, path, &e);
+    weir_sst_writer *w = weir_sst_writer_open(&fmt, path, &e);
     for (size_t k = 0; !e && k < vb->n; k++) {
         const vb_sortkey *en = &order[k];
         if (k + 8 < vb->n) { /* the arena is read in random order: fetch ahead */
