@@ -327,9 +327,8 @@ int wj_ts(weir_json v, int64_t *out) {
     }
     if (t != WEIR_JSON_STRING) return 0;
     wj_str s = trim(json_str(v));
-    if (s.n == 0) return 0;
-    for (size_t i = 0; i < s.n; i++)
-        if (s.s[i] < '0' || s.s[i] > '9') return 0;
+    /* digits only (no sign); parse_signed() checks the digits */
+    if (s.n == 0 || s.s[0] == '+' || s.s[0] == '-') return 0;
     return parse_signed(s, INT64_MIN, INT64_MAX, out) == 1;
 }
 
