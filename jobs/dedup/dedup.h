@@ -164,7 +164,9 @@ void dd_gate_free(dd_gate *g);
  * Runs decoding, the ordered checks of §3.1 and, on success, builds the accepted event and its
  * dedup key (§4.1: event id, else SHA-256 of type|D|C). @p value == NULL means an absent value
  * (tombstone). Exactly one of *ev / *env is filled, per the return value. Borrowed slices stay
- * valid until the next call on @p g. Never fails on any input bytes.
+ * valid until the next call on @p g. Never fails on any input bytes. @p now_ms (epoch ms) is used
+ * only as a rejection's env->ingestion_ts: a caller that reads the clock only for rejections may
+ * pass 0 and set env->ingestion_ts itself (the dedup job's gate operator does).
  */
 dd_gate_result dd_gate_process(dd_gate *g, const void *value, size_t len, const dd_source *src,
                                int64_t now_ms, dd_event *ev, dd_envelope *env);
