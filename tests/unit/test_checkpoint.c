@@ -9,8 +9,8 @@
  *     repeat means state and source offsets were not restored together;
  *   - keeps the last 3 sequence numbers in list state and a per-key count in map state, and
  *     writes them into the output row, so a lost or doubled state update shows in the rows;
- *   - fails the job once at a random record per attempt while g_failures_left > 0 (the
- *     failure-injecting mapper of the allround test).
+ *   - fails the job at a random record, at most once per attempt (the first subtask to reach
+ *     its point), while g_failures_left > 0 (the failure-injecting mapper of the allround test).
  * weir_job_run restarts the job from the latest checkpoint (fixed-delay strategy). The checker
  * then reads the committed part files: every (key, seq) exactly once, no "error" rows, and the
  * state-derived columns equal what an uninterrupted run computes by definition.
@@ -39,6 +39,10 @@
 
 static char g_tmp[512];
 static atomic_int g_failures_left;
+/* weir_job_restarts() of the attempt that injected the last failure (-1: none yet): with p > 1
+ * two checker subtasks could reach their failure points in the same attempt, and two injected
+ * failures would fail the job only once (seen as restarts 2 != injected 3). */
+static atomic_int g_failed_attempt;
 static atomic_long g_processed;
 static long g_total;      /* records the source emits */
 static long g_fail_every; /* a failure is injected around every g_fail_every records */
@@ -169,8 +173,13 @@ static weir_err chk_process(weir_ctx *ctx, const weir_record *rec) {
     chk_local *l = weir_ctx_local(ctx);
     long n = atomic_fetch_add(&g_processed, 1) + 1;
     if (l->fail_at >= 0 && n >= l->fail_at && atomic_load(&g_failures_left) > 0) {
-        atomic_fetch_sub(&g_failures_left, 1);
-        return weir_ctx_fail(ctx, WEIR_EINTERNAL, "injected failure at record %ld", n);
+        /* at most one injected failure per attempt: the first subtask of it to get here */
+        int attempt = weir_job_restarts(), prev = atomic_load(&g_failed_attempt);
+        if (prev != attempt && atomic_compare_exchange_strong(&g_failed_attempt, &prev, attempt)) {
+            atomic_fetch_sub(&g_failures_left, 1);
+            return weir_ctx_fail(ctx, WEIR_EINTERNAL, "injected failure at record %ld", n);
+        }
+        l->fail_at = -1;
     }
     char key[16], sv[32];
     snprintf(key, sizeof key, "%.*s", (int)rec->key_len, (const char *)rec->key);
@@ -326,6 +335,7 @@ static weir_err run_allround(const char *name, int par, const char *backend, int
     weir_rmtree(out);
     weir_rmtree(ck);
     atomic_store(&g_failures_left, failures);
+    atomic_store(&g_failed_attempt, -1);
     atomic_store(&g_processed, 0);
     weir_graph *g = weir_graph_new(name);
     weir_file_sink_conf sink;
